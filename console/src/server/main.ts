@@ -1,0 +1,71 @@
+// The console's composition root: config → Kafka admin, health → app (ops endpoints, proxy, static build) → listen.
+// It keeps serving when any backend is down: each panel of the UI shows that backend's error.
+import { access } from 'node:fs/promises'
+import path from 'node:path'
+import { createApp, createHealth, createLogger, createRateLimiter, createRedis, createVerifier, onShutdown } from '@trackops/http'
+import { createKafkaAdmin, initTracing } from '@trackops/messaging'
+import { loadConsoleConfig } from './config.ts'
+import { registerOps } from './ops.ts'
+import { registerProxy } from './proxy.ts'
+import { registerStatic } from './static.ts'
+
+const config = loadConsoleConfig(process.env)
+// Before anything opens a span: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and exported.
+initTracing('console', config.OTEL_EXPORTER_OTLP_ENDPOINT)
+const logger = createLogger('console', config.LOG_LEVEL)
+const brokers = config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean)
+const dist = path.resolve(config.CONSOLE_DIST)
+const admin = createKafkaAdmin({ brokers, clientId: 'console' })
+const redis = config.RATE_LIMIT_ENABLED === 'true' ? createRedis(config.REDIS_URL, 'console') : null
+redis?.on('error', (error) => logger.debug({ err: error }, 'redis connection error'))
+
+const services = [
+  { name: 'orders', url: config.ORDERS_URL },
+  { name: 'inventory', url: config.INVENTORY_URL },
+  { name: 'payments', url: config.PAYMENTS_URL },
+  { name: 'relay', url: config.RELAY_URL },
+]
+
+const health = createHealth()
+health.register('build', {
+  required: true,
+  check: async () => {
+    await access(path.join(dist, 'index.html'))
+    return { status: 'UP', details: { dist } }
+  },
+})
+if (redis) health.register('redis', { required: false, check: async () => ({ status: (await redis.ping()) === 'PONG' ? 'UP' : 'DOWN' }) })
+
+const app = await createApp({
+  name: 'console',
+  title: 'TrackOps console',
+  description: 'The operator console and customer tracking page; proxies /api/* to the services and adds /api/ops/* views.',
+  logger,
+  health,
+  verify: createVerifier({ secret: config.JWT_SECRET, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
+  ...(redis
+    ? {
+        rateLimit: createRateLimiter(redis, 'console', {
+          enabled: true,
+          windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
+          limits: { read: config.RATE_LIMIT_READ_PER_WINDOW, write: config.RATE_LIMIT_WRITE_PER_WINDOW },
+        }),
+      }
+    : {}),
+  metricsPublic: config.METRICS_PUBLIC === 'true',
+  ...(config.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),
+})
+
+registerOps(app, { services, connectUrl: config.KAFKA_CONNECT_URL, admin, health, sampleEveryMs: 5_000 })
+await registerProxy(app, [
+  { name: 'orders', url: config.ORDERS_URL, prefixes: ['/api/orders', '/api/sagas'] },
+  { name: 'inventory', url: config.INVENTORY_URL, prefixes: ['/api/inventory'] },
+  { name: 'payments', url: config.PAYMENTS_URL, prefixes: ['/api/payments'] },
+  { name: 'relay', url: config.RELAY_URL, prefixes: ['/api/events', '/api/dlq', '/asyncapi', '/asyncapi.json', '/asyncapi.yaml'] },
+])
+registerStatic(app, dist)
+
+await app.listen({ host: config.HOST, port: config.CONSOLE_PORT })
+logger.info({ port: config.CONSOLE_PORT, dist, services }, 'console listening')
+
+onShutdown(logger, [() => app.close(), () => admin.close(), async () => redis?.disconnect()])

@@ -1,0 +1,192 @@
+import { Type, type Static, type TSchema } from 'typebox'
+import { Topics, type Topic } from './topics.ts'
+
+// Money inside messages is integer minor units (cents); decimals exist only at the HTTP edge.
+const Uuid = Type.String({ format: 'uuid' })
+const Cents = Type.Integer({ minimum: 0 })
+const Quantity = Type.Integer({ minimum: 1 })
+const Timestamp = Type.String({ format: 'date-time' })
+const OrderStatus = Type.Enum(['PENDING', 'CONFIRMED', 'PROCESSING', 'SHIPPED', 'DELIVERED', 'CANCELLED'])
+const ChangeCause = Type.Enum(['customer', 'operator', 'saga', 'timeout', 'system'])
+const Line = Type.Object({ productId: Type.String({ minLength: 1 }), quantity: Quantity })
+const PricedLine = Type.Object({
+  productId: Type.String({ minLength: 1 }),
+  productName: Type.String(),
+  quantity: Quantity,
+  unitPriceCents: Cents,
+})
+const SagaRef = { orderId: Uuid, sagaId: Uuid }
+
+// One entry per message type: its topic, the aggregate it is keyed by, and the schema of `data`.
+export const messageCatalog = {
+  ORDER_CREATED: {
+    topic: Topics.orderEvents,
+    aggregateType: 'order',
+    summary: 'An order was placed (status PENDING).',
+    data: Type.Object({
+      orderId: Uuid,
+      customerId: Uuid,
+      status: Type.Literal('PENDING'),
+      totalCents: Cents,
+      currency: Type.String({ minLength: 3, maxLength: 3 }),
+      items: Type.Array(PricedLine),
+      version: Type.Integer(),
+    }),
+  },
+  ORDER_STATUS_UPDATED: {
+    topic: Topics.orderEvents,
+    aggregateType: 'order',
+    summary: "An order's status changed.",
+    data: Type.Object({
+      orderId: Uuid,
+      previousStatus: OrderStatus,
+      newStatus: OrderStatus,
+      cause: ChangeCause,
+      version: Type.Integer(),
+    }),
+  },
+  ORDER_CANCELLED: {
+    topic: Topics.orderEvents,
+    aggregateType: 'order',
+    summary: 'An order was cancelled, with the reason.',
+    data: Type.Object({
+      orderId: Uuid,
+      previousStatus: OrderStatus,
+      reason: Type.String(),
+      cause: ChangeCause,
+      version: Type.Integer(),
+    }),
+  },
+  ORDER_DELIVERED: {
+    topic: Topics.orderEvents,
+    aggregateType: 'order',
+    summary: 'An order was delivered.',
+    data: Type.Object({ orderId: Uuid, version: Type.Integer() }),
+  },
+  RESERVE_INVENTORY: {
+    topic: Topics.inventoryCommands,
+    aggregateType: 'order',
+    summary: "Reserve every line of an order, all or nothing (saga step 1).",
+    data: Type.Object({ ...SagaRef, items: Type.Array(Line, { minItems: 1 }) }),
+  },
+  RELEASE_INVENTORY: {
+    topic: Topics.inventoryCommands,
+    aggregateType: 'order',
+    summary: "Return an order's reserved stock (compensation).",
+    data: Type.Object({ ...SagaRef, reason: Type.String() }),
+  },
+  COMMIT_RESERVATION: {
+    topic: Topics.inventoryCommands,
+    aggregateType: 'order',
+    summary: "Make an order's reserved stock sold (the order was confirmed).",
+    data: Type.Object(SagaRef),
+  },
+  INVENTORY_RESERVED: {
+    topic: Topics.inventoryEvents,
+    aggregateType: 'order',
+    summary: 'Every line of the order is reserved until expiresAt.',
+    data: Type.Object({ ...SagaRef, items: Type.Array(PricedLine), expiresAt: Timestamp }),
+  },
+  INVENTORY_RESERVATION_FAILED: {
+    topic: Topics.inventoryEvents,
+    aggregateType: 'order',
+    summary: 'The order could not be reserved; nothing stays reserved.',
+    data: Type.Object({
+      ...SagaRef,
+      failedItems: Type.Array(
+        Type.Object({
+          productId: Type.String(),
+          requested: Type.Integer(),
+          available: Type.Integer(),
+          reason: Type.Enum(['UNKNOWN', 'INACTIVE', 'DISCONTINUED', 'INSUFFICIENT']),
+        }),
+      ),
+    }),
+  },
+  INVENTORY_RELEASED: {
+    topic: Topics.inventoryEvents,
+    aggregateType: 'order',
+    summary: "The order's reserved stock was returned.",
+    data: Type.Object({ ...SagaRef, items: Type.Array(Line), reason: Type.String() }),
+  },
+  RESERVATION_EXPIRED: {
+    topic: Topics.inventoryEvents,
+    aggregateType: 'order',
+    summary: "An unconfirmed reservation expired and its stock returned.",
+    data: Type.Object({ orderId: Uuid, items: Type.Array(Line), expiredAt: Timestamp }),
+  },
+  LOW_STOCK: {
+    topic: Topics.inventoryEvents,
+    aggregateType: 'inventory_item',
+    summary: "A product's available stock fell to or below its minimum level (keyed by productId).",
+    data: Type.Object({ productId: Type.String(), available: Type.Integer(), minStockLevel: Type.Integer() }),
+  },
+  PROCESS_PAYMENT: {
+    topic: Topics.paymentCommands,
+    aggregateType: 'order',
+    summary: 'Charge the order total (saga step 2).',
+    data: Type.Object({
+      ...SagaRef,
+      customerId: Uuid,
+      amountCents: Cents,
+      currency: Type.String({ minLength: 3, maxLength: 3 }),
+      paymentToken: Type.String(),
+    }),
+  },
+  REFUND_PAYMENT: {
+    topic: Topics.paymentCommands,
+    aggregateType: 'order',
+    summary: "Refund the order's charge (compensation).",
+    data: Type.Object({ ...SagaRef, reason: Type.String() }),
+  },
+  PAYMENT_PROCESSED: {
+    topic: Topics.paymentEvents,
+    aggregateType: 'order',
+    summary: 'The order was charged.',
+    data: Type.Object({ ...SagaRef, paymentId: Uuid, amountCents: Cents }),
+  },
+  PAYMENT_FAILED: {
+    topic: Topics.paymentEvents,
+    aggregateType: 'order',
+    summary: 'The charge was declined or could not be made.',
+    data: Type.Object({ ...SagaRef, reason: Type.String(), code: Type.String() }),
+  },
+  PAYMENT_REFUNDED: {
+    topic: Topics.paymentEvents,
+    aggregateType: 'order',
+    summary: 'The charge was refunded (or there was none to refund: amountCents 0).',
+    data: Type.Object({ ...SagaRef, paymentId: Type.Union([Uuid, Type.Null()]), amountCents: Cents }),
+  },
+} as const satisfies Record<string, { topic: Topic; aggregateType: string; summary: string; data: TSchema }>
+
+export type MessageType = keyof typeof messageCatalog
+export type MessageData<T extends MessageType> = Static<(typeof messageCatalog)[T]['data']>
+export const messageTypes = Object.keys(messageCatalog) as MessageType[]
+
+export const EnvelopeBase = Type.Object({
+  id: Uuid,
+  type: Type.String(),
+  version: Type.Integer({ minimum: 1 }),
+  occurredAt: Timestamp,
+  aggregateType: Type.String(),
+  aggregateId: Type.String({ minLength: 1 }),
+  correlationId: Type.String({ minLength: 1 }),
+  causationId: Type.Optional(Type.String()),
+  data: Type.Unknown(),
+})
+
+export interface Message<T extends MessageType = MessageType> {
+  id: string
+  type: T
+  version: number
+  occurredAt: string
+  aggregateType: string
+  aggregateId: string
+  correlationId: string
+  causationId?: string
+  data: MessageData<T>
+}
+
+/** Any message, discriminated by `type` so handlers can switch exhaustively. */
+export type AnyMessage = { [T in MessageType]: Message<T> }[MessageType]
+export type MessageOf<T extends MessageType> = Extract<AnyMessage, { type: T }>

@@ -1,0 +1,265 @@
+// Fastify bootstrap shared by every service: problem+json errors, correlation ids, JWT auth with roles,
+// Redis rate limiting, RED metrics, health, OpenAPI 3.1 at /docs, and `GET /`.
+import { randomUUID } from 'node:crypto'
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyError } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Ajv } from 'ajv'
+import addFormats from 'ajv-formats'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import client from 'prom-client'
+import type { Logger } from 'pino'
+import { AppError, problem, ProblemSchema } from './errors.ts'
+import type { Health } from './health.ts'
+import type { Principal, Role, Verifier } from './auth.ts'
+import type { RateDecision, RouteClass } from './rate-limit.ts'
+import { context } from '@opentelemetry/api'
+import { contextFromHeaders, initTracing, startSpan, type OpenSpan } from '@trackops/messaging'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal
+    span?: OpenSpan
+  }
+  interface FastifyContextConfig {
+    /** 'public' needs no token; otherwise the roles allowed (any of them). Default: any authenticated role. */
+    auth?: 'public' | Role[]
+    /** Rate-limit class; health/metrics/docs are exempt. Default: read for GET/HEAD, write otherwise. */
+    rateClass?: RouteClass | 'exempt'
+  }
+}
+
+export interface AppOptions {
+  name: string
+  title: string
+  description: string
+  version?: string
+  logger: Logger
+  health: Health
+  verify?: Verifier
+  rateLimit?: (clientId: string, routeClass: RouteClass) => Promise<RateDecision | null>
+  metricsPublic?: boolean
+  bodyLimit?: number
+  /** OTLP/HTTP endpoint; without it trace context still propagates but nothing is recorded. */
+  otlpEndpoint?: string
+}
+
+const CORRELATION = /^[\w.:-]{1,128}$/
+const httpDuration =
+  (client.register.getSingleMetric('http_server_request_duration_seconds') as client.Histogram | undefined) ??
+  new client.Histogram({
+    name: 'http_server_request_duration_seconds',
+    help: 'HTTP request duration by method, templated route and status code.',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  })
+
+let defaultMetricsStarted = false
+
+export async function createApp(opts: AppOptions) {
+  initTracing(opts.name, opts.otlpEndpoint)
+  if (!defaultMetricsStarted) {
+    client.collectDefaultMetrics()
+    defaultMetricsStarted = true
+  }
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    bodyLimit: opts.bodyLimit ?? 64 * 1024,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'correlationId' }),
+    genReqId: (req) => {
+      const given = req.headers['x-correlation-id']
+      return typeof given === 'string' && CORRELATION.test(given) ? given : randomUUID()
+    },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+  // JSON only: a text/plain body is 415, not parsed.
+  app.removeContentTypeParser('text/plain')
+
+  // Bodies: unknown fields dropped, nothing coerced (a null stays null). Query strings, params and headers
+  // arrive as text: coerced to the schema's types, and nothing removed (headers keep Authorization).
+  const bodyAjv = new Ajv({ removeAdditional: 'all', coerceTypes: false, useDefaults: true, allErrors: true, strict: false })
+  const partsAjv = new Ajv({ removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true, strict: false })
+  for (const ajv of [bodyAjv, partsAjv]) addFormats.default(ajv)
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : partsAjv).compile(schema))
+
+  // --- 405 for a known path with another method -------------------------------------------------------------
+  const routes: { method: string; pattern: RegExp }[] = []
+  app.addHook('onRoute', (route) => {
+    const pattern = new RegExp(`^${route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:\w+/g, '[^/]+')}/?$`)
+    for (const m of ([] as string[]).concat(route.method)) routes.push({ method: m, pattern })
+  })
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: opts.title, description: opts.description, version: opts.version ?? '0.1.0' },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        schemas: { Problem: ProblemSchema as unknown as Record<string, unknown> },
+      },
+      security: [{ bearer: [] }],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
+
+  // The request's span is current for the whole request, so outbox rows written by the handler carry its trace.
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.header('x-correlation-id', req.id)
+    reply.header('x-content-type-options', 'nosniff')
+    req.span = startSpan(`${req.method} ${req.routeOptions.url ?? 'unmatched'}`, 'server', contextFromHeaders(req.headers as Record<string, string>))
+    context.with(req.span.ctx, done)
+  })
+
+  // Authentication and rate limiting run before validation: a request without a valid token learns nothing
+  // about the schema, and header schemas cannot hide the Authorization header.
+  app.addHook('onRequest', async (req, reply) => {
+    const url = req.routeOptions.url
+    if (url === undefined) return // the not-found handler: nothing to protect
+    const config = req.routeOptions.config
+    const rateClass = config.rateClass ?? (url.startsWith('/actuator') || url.startsWith('/docs') || url === '/' ? 'exempt' : req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write')
+    const limit = async (clientId: string) => {
+      if (rateClass === 'exempt' || !opts.rateLimit) return
+      const decision = await opts.rateLimit(clientId, rateClass)
+      if (!decision) return
+      reply.header('x-ratelimit-limit', decision.limit)
+      reply.header('x-ratelimit-remaining', decision.remaining)
+      reply.header('x-ratelimit-reset', decision.resetEpochSeconds)
+      if (!decision.allowed) {
+        throw new AppError('request.rate-limited', `Too many requests: ${decision.limit} ${rateClass} requests per window. Retry after ${decision.retryAfterSeconds} s.`, {
+          headers: { 'retry-after': String(decision.retryAfterSeconds) },
+        })
+      }
+    }
+    const apiKey = req.headers['x-api-key']
+    const anonymous = typeof apiKey === 'string' && apiKey ? `key:${apiKey.slice(0, 64)}` : `ip:${req.ip}`
+    const isPublic = config.auth === 'public' || url.startsWith('/docs') || (url === '/actuator/prometheus' && opts.metricsPublic !== false)
+    if (!isPublic && opts.verify) {
+      try {
+        req.principal = await opts.verify(req.headers.authorization)
+      } catch (error) {
+        await limit(anonymous) // failed attempts count against the caller's address, so guessing is limited too
+        throw error
+      }
+      if (req.principal.roles.length === 0) throw new AppError('auth.forbidden', 'The token carries no TrackOps role.')
+      const allowed = Array.isArray(config.auth) ? config.auth : null
+      if (allowed && !req.principal.roles.some((r) => allowed.includes(r))) {
+        throw new AppError('auth.forbidden', `This action needs one of the roles: ${allowed.join(', ')}.`)
+      }
+    }
+    await limit(req.principal ? `sub:${req.principal.sub}` : anonymous)
+  })
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched'
+    httpDuration.observe({ method: req.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    req.span?.end(undefined, { 'http.route': route, 'http.response.status_code': reply.statusCode, 'trackops.correlation_id': req.id })
+    const level = reply.statusCode >= 500 ? 'error' : 'info'
+    req.log[level]({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime), sub: req.principal?.sub, traceId: req.span?.span.spanContext().traceId }, 'request')
+  })
+
+  const sendProblem = (req: FastifyRequest, reply: FastifyReply, p: ReturnType<typeof problem>, headers?: Record<string, string>) => {
+    if (headers) reply.headers(headers)
+    // `instance` is the route template, never the requested path: error bodies reflect no input.
+    const instance = req.routeOptions.url
+    return reply.code(p.status).type('application/problem+json').send({ ...p, ...(instance ? { instance } : {}), correlationId: req.id })
+  }
+
+  app.setErrorHandler((error: FastifyError | AppError, req, reply) => {
+    if (error instanceof AppError) {
+      return sendProblem(req, reply, problem(error.status, error.code, error.message, error.errors ? { errors: error.errors } : {}), error.headers)
+    }
+    const fe = error as FastifyError & { validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[]; validationContext?: string }
+    if (fe.validation) {
+      // Only the field name and the rule: never echo the rejected input.
+      const errors = fe.validation.map((v) => {
+        const missing = v.params?.missingProperty as string | undefined
+        const path = [fe.validationContext === 'body' ? '' : fe.validationContext, ...v.instancePath.split('/').filter(Boolean), missing].filter(Boolean).join('.')
+        return { field: path || (fe.validationContext ?? 'request'), message: missing ? 'is required' : (v.message ?? 'is invalid') }
+      })
+      return sendProblem(req, reply, problem(400, 'request.validation', 'The request is invalid; see errors for each field.', { errors }))
+    }
+    const status = fe.statusCode ?? 500
+    if (status < 500) {
+      const code =
+        fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError ? 'request.malformed-json'
+        : fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'request.payload-too-large'
+        : fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'request.unsupported-media-type'
+        : 'request.bad-request'
+      const detail =
+        code === 'request.malformed-json' ? 'The request body is not valid JSON.'
+        : code === 'request.payload-too-large' ? `The request body is larger than ${opts.bodyLimit ?? 65536} bytes.`
+        : code === 'request.unsupported-media-type' ? 'Send the body as application/json.'
+        : 'The request could not be understood.'
+      return sendProblem(req, reply, problem(status, code, detail))
+    }
+    req.log.error({ err: error }, 'unhandled error')
+    return sendProblem(req, reply, problem(500, 'internal.error', 'An unexpected error occurred; it has been logged with this correlation id.'))
+  })
+
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? ''
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))].filter((m) => m !== 'HEAD')
+    if (allowed.length) {
+      return sendProblem(req, reply, problem(405, 'request.method-not-allowed', `${req.method} is not supported here; use ${allowed.join(', ')}.`), { allow: allowed.join(', ') })
+    }
+    return sendProblem(req, reply, problem(404, 'request.not-found', 'No such endpoint. See /docs for the API.'))
+  })
+
+  app.get('/', { config: { auth: 'public' }, schema: { hide: true } }, async () => ({
+    service: opts.name,
+    title: opts.title,
+    description: opts.description,
+    version: opts.version ?? '0.1.0',
+    docs: '/docs',
+    openapi: '/docs/json',
+    health: '/actuator/health',
+    metrics: '/actuator/prometheus',
+  }))
+
+  const healthRoute = { config: { auth: 'public' as const }, schema: { hide: true, tags: ['actuator'] } }
+  app.get('/actuator/health', healthRoute, async (_req, reply) => {
+    const report = await opts.health.report()
+    return reply.code(report.status === 'DOWN' ? 503 : 200).send(report)
+  })
+  app.get('/actuator/health/liveness', healthRoute, async () => ({ status: 'UP' }))
+  app.get('/actuator/health/readiness', healthRoute, async (_req, reply) => {
+    const report = await opts.health.report()
+    return reply.code(report.status === 'DOWN' ? 503 : 200).send({ status: report.status === 'DOWN' ? 'DOWN' : 'UP' })
+  })
+  app.get('/actuator/prometheus', { schema: { hide: true }, config: { auth: opts.metricsPublic === false ? ['operator', 'admin'] : 'public' } }, async (_req, reply) => {
+    return reply.type(client.register.contentType).send(await client.register.metrics())
+  })
+
+  return app
+}
+
+export type App = Awaited<ReturnType<typeof createApp>>
+export type { FastifyInstance }
+
+/** Customers may only touch their own resources; anything else answers 404 so ids cannot be probed. */
+export function canSee(principal: Principal | undefined, ownerId: string): boolean {
+  if (!principal) return true // auth disabled (component tests without a verifier)
+  return principal.roles.includes('operator') || principal.roles.includes('admin') || principal.sub === ownerId
+}
+
+/** Graceful shutdown: stop taking requests, then run the closers in order; exits non-zero if one fails. */
+export function onShutdown(logger: Logger, closers: (() => Promise<unknown>)[]) {
+  let closing = false
+  const stop = async (signal: string) => {
+    if (closing) return
+    closing = true
+    logger.info({ signal }, 'shutting down')
+    let code = 0
+    for (const close of closers) {
+      try {
+        await close()
+      } catch (error) {
+        code = 1
+        logger.error({ err: error }, 'error during shutdown')
+      }
+    }
+    process.exit(code)
+  }
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+  process.on('SIGINT', () => void stop('SIGINT'))
+}

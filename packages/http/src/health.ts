@@ -1,0 +1,53 @@
+export type Status = 'UP' | 'DOWN' | 'DEGRADED' | 'UNKNOWN'
+export interface ComponentResult {
+  status: Status
+  details?: Record<string, unknown>
+}
+export interface Component {
+  /** Required components make the service DOWN (503); the others only mark it DEGRADED. */
+  required: boolean
+  check: () => Promise<ComponentResult>
+}
+
+const TIMEOUT_MS = 2_000
+
+export function createHealth() {
+  const components = new Map<string, Component>()
+  async function run(name: string, c: Component): Promise<ComponentResult & { required: boolean }> {
+    const started = performance.now()
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const result = await Promise.race([
+        c.check(),
+        new Promise<ComponentResult>((resolve) => {
+          timer = setTimeout(() => resolve({ status: 'DOWN', details: { error: `no answer within ${TIMEOUT_MS} ms` } }), TIMEOUT_MS)
+        }),
+      ])
+      return { ...result, details: { ...result.details, checkMs: Math.round(performance.now() - started) }, required: c.required }
+    } catch (error) {
+      return { status: 'DOWN', details: { error: error instanceof Error ? error.message : String(error) }, required: c.required }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+  return {
+    register(name: string, component: Component) {
+      components.set(name, component)
+    },
+    async report() {
+      const entries = await Promise.all([...components].map(async ([name, c]) => [name, await run(name, c)] as const))
+      const down = entries.some(([, r]) => r.required && r.status === 'DOWN')
+      const degraded = entries.some(([, r]) => r.status !== 'UP')
+      return {
+        status: down ? 'DOWN' : degraded ? 'DEGRADED' : 'UP',
+        components: Object.fromEntries(entries.map(([name, r]) => [name, { status: r.status, required: r.required, details: r.details }])),
+      }
+    },
+  }
+}
+export type Health = ReturnType<typeof createHealth>
+
+/** Redis answers PING. Never required: every service degrades without it (no cache, limiter fails open). */
+export function redisComponent(redis: { ping(): Promise<string> }): Component {
+  return { required: false, check: async () => ({ status: (await redis.ping()) === 'PONG' ? 'UP' : 'DOWN' }) }
+}

@@ -1,0 +1,8 @@
+export { createApp, canSee, onShutdown, type App, type AppOptions } from './app.ts'
+export { AppError, problem, statusOf, ProblemSchema, type Problem } from './errors.ts'
+export { loadConfig, configSchema, baseConfigProperties, ConfigError, DEV_JWT_SECRET, type BaseConfig } from './config.ts'
+export { createVerifier, signToken, roles, type Principal, type Role, type Verifier, type AuthSettings } from './auth.ts'
+export { createRateLimiter, rateLimitSettings, type RateLimitSettings, type RouteClass } from './rate-limit.ts'
+export { createHealth, redisComponent, type Health, type Component, type ComponentResult } from './health.ts'
+export { createRedis, type Redis } from './redis.ts'
+export { createLogger, maskText } from './logger.ts'

@@ -1,0 +1,69 @@
+// Health components every service that publishes or consumes can register (shape of @trackops/http's Component).
+import { sql, type Kysely } from 'kysely'
+import { lagSamples } from './lag.ts'
+import type { KafkaAdmin } from './kafka.ts'
+
+type Result = { status: 'UP' | 'DOWN' | 'DEGRADED' | 'UNKNOWN'; details?: Record<string, unknown> }
+
+/** DEGRADED when any consumer group of this process is further behind than `maxLag` records. */
+export function consumerLagComponent(maxLag = 1_000) {
+  return {
+    required: false,
+    check: async (): Promise<Result> => {
+      const samples = lagSamples()
+      if (samples.length === 0) return { status: 'UNKNOWN', details: { reason: 'no lag sampled yet' } }
+      const groups = Object.fromEntries(samples.map((s) => [s.group, { lag: s.total, sampledAt: s.sampledAt.toISOString() }]))
+      return { status: samples.some((s) => s.total > maxLag) ? 'DEGRADED' : 'UP', details: { maxLag, groups } }
+    },
+  }
+}
+
+/**
+ * The service's own Debezium connector (state of connector and task from Kafka Connect) and the lag of its
+ * replication slot in bytes. DOWN when the connector or its task is not RUNNING.
+ */
+export function debeziumComponent(opts: { connectUrl: string; connector: string; slot: string; db: Kysely<any> }) { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return {
+    required: false,
+    check: async (): Promise<Result> => {
+      const res = await fetch(`${opts.connectUrl}/connectors/${opts.connector}/status`, { signal: AbortSignal.timeout(1_500) })
+      if (res.status === 404) return { status: 'DOWN', details: { connector: opts.connector, error: 'not registered (bash infra/stack.sh connectors)' } }
+      const body = (await res.json()) as { connector?: { state?: string }; tasks?: { state?: string; trace?: string }[] }
+      const connector = body.connector?.state ?? 'UNKNOWN'
+      const task = body.tasks?.[0]?.state ?? 'NONE'
+      const slot = (
+        await sql<{ lag: number | null; active: boolean }>`
+          SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS lag, active
+          FROM pg_replication_slots WHERE slot_name = ${opts.slot}`.execute(opts.db)
+      ).rows[0]
+      const up = connector === 'RUNNING' && task === 'RUNNING'
+      return {
+        status: up ? 'UP' : 'DOWN',
+        details: { connector: opts.connector, connectorState: connector, taskState: task, slot: opts.slot, slotLagBytes: slot?.lag ?? null, slotActive: slot?.active ?? false },
+      }
+    },
+  }
+}
+
+/** PostgreSQL answers `select 1`; the query time is reported. Required: without its database a service is DOWN. */
+export function databaseComponent(db: Kysely<any>) { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return {
+    required: true,
+    check: async (): Promise<Result> => {
+      const started = performance.now()
+      await sql`select 1`.execute(db)
+      return { status: 'UP', details: { queryMs: Math.round((performance.now() - started) * 10) / 10 } }
+    },
+  }
+}
+
+/** The broker answers a metadata request. */
+export function kafkaComponent(admin: KafkaAdmin, required = false) {
+  return {
+    required,
+    check: async (): Promise<Result> => {
+      const cluster = await admin.describeCluster()
+      return { status: 'UP', details: { clusterId: cluster.clusterId, brokers: cluster.brokers } }
+    },
+  }
+}

@@ -1,0 +1,38 @@
+import { sql, type Kysely } from 'kysely'
+import { messageCatalog, type AnyMessage } from '@trackops/contracts'
+import { currentTraceparent } from './trace.ts'
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Tx = Kysely<any>
+
+/**
+ * Writes the message into the outbox inside the caller's transaction: it is published if and only if the
+ * transaction commits. Nothing else in TrackOps publishes.
+ */
+export async function enqueue(tx: Tx, message: AnyMessage): Promise<void> {
+  const topic = messageCatalog[message.type].topic
+  await sql`
+    INSERT INTO outbox (id, topic, aggregatetype, aggregateid, type, payload, correlation_id, traceparent)
+    VALUES (${message.id}, ${topic}, ${message.aggregateType}, ${message.aggregateId}, ${message.type},
+            ${JSON.stringify(message)}, ${message.correlationId}, ${currentTraceparent()})`.execute(tx)
+}
+
+export interface OutboxRow {
+  seq: number
+  id: string
+  topic: string
+  aggregateid: string
+  type: string
+  payload: string
+  correlation_id: string
+  traceparent: string
+  created_at: Date
+}
+
+/** The Kafka record for an outbox row: byte for byte what Debezium's Outbox Event Router produces from it. */
+export const recordOf = (row: Pick<OutboxRow, 'id' | 'topic' | 'aggregateid' | 'type' | 'payload' | 'correlation_id' | 'traceparent'>) => ({
+  topic: row.topic,
+  key: row.aggregateid,
+  value: row.payload,
+  headers: { id: row.id, type: row.type, correlationId: row.correlation_id, traceparent: row.traceparent },
+})

@@ -1,0 +1,99 @@
+// Trace context across HTTP and Kafka. With OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and exported
+// over OTLP/HTTP. Without it nothing is recorded, but the W3C trace id still travels: a non-recording span
+// with the caller's trace id and a fresh span id is made current, so every outbox row carries a traceparent
+// of the same trace and one order's story can be followed across services at no cost.
+import { randomBytes } from 'node:crypto'
+import { context, propagation, trace, SpanKind, TraceFlags, type Context, type Span } from '@opentelemetry/api'
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
+import { W3CTraceContextPropagator } from '@opentelemetry/core'
+import { NodeTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-node'
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
+import { resourceFromAttributes } from '@opentelemetry/resources'
+
+let recording = false
+let provider: NodeTracerProvider | undefined
+
+export function initTracing(service: string, endpoint?: string) {
+  if (provider || recording) return
+  if (endpoint) {
+    provider = new NodeTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': `trackops-${service}` }),
+      spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, '')}/v1/traces` }))],
+    })
+    provider.register()
+    recording = true
+  } else {
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator())
+  }
+}
+
+export async function shutdownTracing() {
+  await provider?.shutdown()
+}
+
+export interface OpenSpan {
+  /** The context with this span current: run work inside it with context.with (or withSpan). */
+  ctx: Context
+  span: Span
+  end(error?: unknown, attributes?: Record<string, string | number>): void
+}
+
+/** Starts a span as a child of `parent`; recording only when an exporter is configured. */
+export function startSpan(name: string, kind: 'server' | 'consumer' | 'internal', parent: Context): OpenSpan {
+  let span: Span
+  if (recording) {
+    const spanKind = kind === 'server' ? SpanKind.SERVER : kind === 'consumer' ? SpanKind.CONSUMER : SpanKind.INTERNAL
+    span = trace.getTracer('trackops').startSpan(name, { kind: spanKind }, parent)
+  } else {
+    const parentSpan = trace.getSpanContext(parent)
+    span = trace.wrapSpanContext({
+      traceId: parentSpan && trace.isSpanContextValid(parentSpan) ? parentSpan.traceId : randomBytes(16).toString('hex'),
+      spanId: randomBytes(8).toString('hex'),
+      traceFlags: parentSpan?.traceFlags ?? TraceFlags.NONE,
+    })
+  }
+  return {
+    ctx: trace.setSpan(parent, span),
+    span,
+    end(error, attributes) {
+      if (!recording) return
+      if (attributes) span.setAttributes(attributes)
+      if (error) {
+        span.recordException(error as Error)
+        span.setStatus({ code: 2 })
+      }
+      span.end()
+    },
+  }
+}
+
+/** Runs fn inside a child span of `parent` that is current for everything fn awaits. */
+export async function withSpan<T>(name: string, kind: 'server' | 'consumer' | 'internal', parent: Context, fn: () => Promise<T>): Promise<T> {
+  const open = startSpan(name, kind, parent)
+  try {
+    const result = await context.with(open.ctx, fn)
+    open.end()
+    return result
+  } catch (error) {
+    open.end(error)
+    throw error
+  }
+}
+
+export const currentTraceId = (): string | undefined => trace.getSpanContext(context.active())?.traceId
+
+/** The W3C traceparent of the active span, or a fresh unsampled one so every record carries a valid header. */
+export function currentTraceparent(): string {
+  const carrier: Record<string, string> = {}
+  propagation.inject(context.active(), carrier)
+  if (carrier.traceparent) return carrier.traceparent
+  const span = trace.getActiveSpan()?.spanContext()
+  if (span && trace.isSpanContextValid(span)) return `00-${span.traceId}-${span.spanId}-0${span.traceFlags}`
+  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-00`
+}
+
+/** The OpenTelemetry context carried by a Kafka record's headers. */
+export function contextFromHeaders(headers: Record<string, string>): Context {
+  return propagation.extract(context.active(), headers)
+}

@@ -1,0 +1,142 @@
+// The consumer runner against real Kafka and PostgreSQL: duplicates, poison records, parking and replay.
+import { randomUUID } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { sql, type Kysely } from 'kysely'
+import { createConsumer, createKafkaProducer, newMessage, recordOf, type ConsumerRunner, type KafkaProducer } from '../src/index.ts'
+import { collect, ensureTestTopics, eventually, logger, scratchDatabase, TEST_TOPIC } from './support.ts'
+import { testEnv } from '../../../tests/support/env.ts'
+
+let db: Kysely<any>
+let drop: () => Promise<void>
+let producer: KafkaProducer
+let runner: ConsumerRunner
+const poisoned = new Set<string>()
+const attemptsByKey = new Map<string, number>()
+const mine = new Set<string>()
+
+const message = (orderId: string, n: number) =>
+  newMessage('PAYMENT_PROCESSED', { orderId, sagaId: randomUUID(), paymentId: randomUUID(), amountCents: n }, { correlationId: `test-${orderId}` })
+
+const send = (m: ReturnType<typeof message>) =>
+  producer.send([recordOf({ id: m.id, topic: TEST_TOPIC, aggregateid: m.aggregateId, type: m.type, payload: JSON.stringify(m), correlation_id: m.correlationId, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' })])
+
+const effects = async (key: string) =>
+  (await sql<{ n: number; message_id: string }>`SELECT n, message_id FROM effects WHERE key = ${key} ORDER BY seq`.execute(db)).rows.map((r) => r.n)
+
+beforeAll(async () => {
+  await ensureTestTopics()
+  ;({ db, drop } = await scratchDatabase('trackops_messaging_test'))
+  producer = createKafkaProducer({ brokers: testEnv.brokers, clientId: 'messaging-test' })
+  runner = createConsumer({
+    db,
+    brokers: testEnv.brokers,
+    producer,
+    logger,
+    group: `messaging-test-${randomUUID()}`,
+    topics: [TEST_TOPIC],
+    retry: { attempts: 3, initialMs: 50, factor: 2, maxMs: 200 },
+    resolveEveryMs: 200,
+    handle: async (tx, msg) => {
+      if (!mine.has(msg.aggregateId)) return // records of earlier runs
+      attemptsByKey.set(msg.aggregateId, (attemptsByKey.get(msg.aggregateId) ?? 0) + 1)
+      if (poisoned.has(msg.aggregateId)) throw new Error('handler refuses this key')
+      if (msg.type !== 'PAYMENT_PROCESSED') return
+      await sql`INSERT INTO effects (message_id, key, n) VALUES (${msg.id}, ${msg.aggregateId}, ${msg.data.amountCents})`.execute(tx)
+    },
+  })
+  await runner.start()
+})
+
+afterAll(async () => {
+  await runner?.stop()
+  await producer?.close()
+  await drop?.()
+})
+
+describe('consumer runner', () => {
+  it('when the same record is delivered twice, then it has one effect', async () => {
+    const key = randomUUID()
+    mine.add(key)
+    const m = message(key, 1)
+    await send(m)
+    await send(m)
+    const marker = message(key, 2)
+    await send(marker)
+    await eventually(async () => (await effects(key)).length >= 2, 30_000, 'both effects')
+    expect(await effects(key)).toEqual([1, 2])
+    const inbox = await sql<{ c: number }>`SELECT count(*)::int AS c FROM processed_events WHERE message_id = ${m.id}`.execute(db)
+    expect(inbox.rows[0]?.c).toBe(1)
+  })
+
+  it('when a record fails every retry, then it is dead-lettered with its headers while other keys keep flowing', async () => {
+    const bad = randomUUID()
+    const good = randomUUID()
+    mine.add(bad).add(good)
+    poisoned.add(bad)
+    const dlq = await collect([`${TEST_TOPIC}.dlq`], (r) => r.key === bad)
+    await send(message(bad, 1))
+    await send(message(good, 7))
+    await eventually(async () => (await effects(good)).length === 1, 30_000, 'the healthy key')
+    const letter = await eventually(async () => (await sql<any>`SELECT * FROM dead_letters WHERE record_key = ${bad}`.execute(db)).rows[0], 30_000, 'dead letter row')
+    expect(letter).toMatchObject({ topic: TEST_TOPIC, attempts: 3, status: 'DEAD' })
+    expect(letter.error).toContain('handler refuses this key')
+    expect(attemptsByKey.get(bad)).toBe(3)
+    const copy = await eventually(() => dlq.seen[0], 30_000, 'the .dlq copy')
+    expect(copy.headers).toMatchObject({ 'x-attempts': '3', 'x-original-topic': TEST_TOPIC, 'x-consumer-group': runner.group })
+    expect(copy.headers['x-error']).toContain('handler refuses')
+    await dlq.close()
+  })
+
+  it('when a record breaks its schema, then it is dead-lettered at once without retries', async () => {
+    const key = randomUUID()
+    mine.add(key)
+    await producer.send([{ topic: TEST_TOPIC, key, value: JSON.stringify({ id: randomUUID(), type: 'PAYMENT_PROCESSED', data: {} }), headers: {} }])
+    await producer.send([{ topic: TEST_TOPIC, key, value: '{not json', headers: {} }])
+    const letters = await eventually(async () => {
+      const rows = (await sql<any>`SELECT attempts, error FROM dead_letters WHERE record_key = ${key} ORDER BY "offset"`.execute(db)).rows
+      return rows.length === 2 ? rows : undefined
+    }, 30_000, 'two dead letters')
+    expect(letters.map((l: { attempts: number }) => l.attempts)).toEqual([1, 1])
+    expect(letters[0].error).toMatch(/^schema:/)
+    expect(letters[1].error).toContain('not valid JSON')
+  })
+
+  it('when a key is dead-lettered, then its later records are parked, and replaying applies both in order, once', async () => {
+    const key = randomUUID()
+    mine.add(key)
+    poisoned.add(key)
+    await send(message(key, 1))
+    await eventually(async () => (await sql`SELECT 1 FROM dead_letters WHERE record_key = ${key}`.execute(db)).rows.length === 1, 30_000, 'dead letter')
+    await send(message(key, 2))
+    await send(message(key, 3))
+    await eventually(async () => (await sql`SELECT 1 FROM parked_messages WHERE record_key = ${key}`.execute(db)).rows.length === 2, 30_000, 'two parked records')
+    expect(await effects(key)).toEqual([])
+
+    poisoned.delete(key) // the fix is deployed; an operator replays the dead letter
+    await sql`UPDATE dead_letters SET status = 'REPLAY_REQUESTED' WHERE record_key = ${key}`.execute(db)
+    await eventually(async () => (await effects(key)).length === 3, 30_000, 'replay and drain')
+    expect(await effects(key)).toEqual([1, 2, 3])
+    const parked = await sql`SELECT 1 FROM parked_messages WHERE record_key = ${key}`.execute(db)
+    expect(parked.rows).toHaveLength(0)
+    const status = await sql<{ status: string }>`SELECT status FROM dead_letters WHERE record_key = ${key}`.execute(db)
+    expect(status.rows[0]?.status).toBe('REPLAYED')
+
+    await send(message(key, 4)) // the key flows normally again
+    await eventually(async () => (await effects(key)).length === 4, 30_000, 'normal flow')
+    expect(await effects(key)).toEqual([1, 2, 3, 4])
+  })
+
+  it('when a dead letter is discarded, then the parked records behind it are applied', async () => {
+    const key = randomUUID()
+    mine.add(key)
+    poisoned.add(key)
+    await send(message(key, 1))
+    await eventually(async () => (await sql`SELECT 1 FROM dead_letters WHERE record_key = ${key}`.execute(db)).rows.length === 1, 30_000, 'dead letter')
+    await send(message(key, 2))
+    await eventually(async () => (await sql`SELECT 1 FROM parked_messages WHERE record_key = ${key}`.execute(db)).rows.length === 1, 30_000, 'parked')
+    poisoned.delete(key)
+    await sql`UPDATE dead_letters SET status = 'DISCARDED' WHERE record_key = ${key}`.execute(db)
+    await eventually(async () => (await effects(key)).length === 1, 30_000, 'drain after discard')
+    expect(await effects(key)).toEqual([2])
+  })
+})

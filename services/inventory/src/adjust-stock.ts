@@ -1,0 +1,42 @@
+// Stock received, written off or corrected by hand. Only available stock moves (reserved units belong to
+// orders); on-hand moves with it, and every change is audited with its actor in inventory_adjustments.
+import { enqueue, newMessage, type MessageContext } from '@trackops/messaging'
+import { adjustmentProblem, lowStockAlert, type AdjustmentReason } from './stock.ts'
+import { adjustQuantity, insertAdjustment, lockItem, type Adjustment, type Db, type Item } from './inventory-store.ts'
+import { inventoryMetrics } from './metrics.ts'
+
+export interface AdjustRequest {
+  productId: string
+  quantity: number
+  reason: AdjustmentReason
+  note: string | null
+  actor: string
+}
+
+export type AdjustOutcome =
+  | { ok: true; adjustment: Adjustment; item: Item }
+  | { ok: false; kind: 'not-found' | 'sign' | 'negative'; message: string }
+
+export async function adjustStock(tx: Db, deps: { now: () => Date; newId: () => string }, request: AdjustRequest, ctx: MessageContext): Promise<AdjustOutcome> {
+  const now = deps.now()
+  const before = await lockItem(tx, request.productId)
+  if (!before) return { ok: false, kind: 'not-found', message: 'No inventory item with that productId.' }
+  const problem = adjustmentProblem(before.availableQuantity, request.quantity, request.reason)
+  if (problem) return { ok: false, ...problem }
+  const item = await adjustQuantity(tx, request.productId, request.quantity, now)
+  const adjustment = await insertAdjustment(tx, {
+    id: deps.newId(),
+    itemId: before.id,
+    productId: request.productId,
+    quantity: request.quantity,
+    reason: request.reason,
+    note: request.note,
+    actor: request.actor,
+    availableBefore: before.availableQuantity,
+    availableAfter: item.availableQuantity,
+  }, now)
+  const alert = lowStockAlert(before, item)
+  if (alert) await enqueue(tx, newMessage('LOW_STOCK', alert, ctx, now))
+  inventoryMetrics.adjustments.inc({ reason: request.reason })
+  return { ok: true, adjustment, item }
+}

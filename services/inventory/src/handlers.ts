@@ -1,0 +1,46 @@
+// Commands from the saga on inventory.commands (consumer group inventory-commands). Each runs inside the
+// runner's transaction that also records the message id in the inbox, so a redelivered message is skipped;
+// a different message for the same order is made harmless by the use cases themselves (once per order).
+import { PermanentError, type MessageHandler } from '@trackops/messaging'
+import { reserveStock, type ReserveDeps } from './reserve-stock.ts'
+import { releaseStock } from './release-stock.ts'
+import { commitReservation } from './commit-reservation.ts'
+import { inventoryMetrics } from './metrics.ts'
+import type { Db } from './inventory-store.ts'
+
+export const commandsGroup = 'inventory-commands'
+
+export function createCommandHandler(deps: ReserveDeps): MessageHandler {
+  return async (conn, message, ctx) => {
+    const tx = conn as Db
+    switch (message.type) {
+      case 'RESERVE_INVENTORY': {
+        const { orderId, sagaId, items } = message.data
+        const r = await reserveStock(tx, deps, { orderId, sagaId, requestedBy: null, items }, ctx)
+        inventoryMetrics.reservations.inc({ outcome: r.replayed ? 'REPLAYED' : r.outcome, source: 'saga' })
+        if (r.outcome === 'FAILED') ctx.log.info({ orderId, failedItems: r.failedItems, replayed: r.replayed }, 'reservation failed')
+        else ctx.log.info({ orderId, lines: r.reservations.length, replayed: r.replayed }, 'stock reserved')
+        return
+      }
+      case 'RELEASE_INVENTORY': {
+        const { orderId, sagaId, reason } = message.data
+        const r = await releaseStock(tx, deps, { orderId, sagaId, reason }, ctx)
+        for (const l of r.released) inventoryMetrics.released.inc({ kind: 'reserved' }, l.quantity)
+        for (const l of r.restocked) inventoryMetrics.released.inc({ kind: 'restocked' }, l.quantity)
+        ctx.log.info({ orderId, released: r.released, restocked: r.restocked, reason }, 'stock released')
+        return
+      }
+      case 'COMMIT_RESERVATION': {
+        const { orderId } = message.data
+        const r = await commitReservation(tx, deps, orderId)
+        inventoryMetrics.commits.inc({ outcome: r.outcome })
+        if (r.outcome === 'COMMITTED') ctx.log.info({ orderId, lines: r.reservations.length }, 'reservation committed')
+        else if (r.outcome === 'ALREADY_COMMITTED') ctx.log.info({ orderId }, 'reservation already committed')
+        else ctx.log.warn({ orderId, outcome: r.outcome, reason: r.outcome === 'REFUSED' ? r.reason : 'no reservation for this order' }, 'commit refused; stock unchanged')
+        return
+      }
+      default:
+        throw new PermanentError(`${commandsGroup} does not handle ${message.type} messages`)
+    }
+  }
+}

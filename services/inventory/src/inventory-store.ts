@@ -1,0 +1,551 @@
+// SQL for items, reservations and adjustments. Every stock change is a guarded UPDATE (the WHERE clause
+// re-checks the rule), so even a caller that skipped the row lock could not oversell; the CHECK constraints
+// of the table are the last line. Functions taking `tx` must run inside the caller's transaction.
+import { sql, type ColumnType, type Generated, type Kysely, type Selectable } from 'kysely'
+import { centsOfNumeric, numericOfCents, type AdjustmentReason, type FailedItem, type ReservationStatus } from './stock.ts'
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
+
+export interface InventoryDb {
+  inventory_items: {
+    id: string
+    product_id: string
+    product_name: string
+    description: string | null
+    available_quantity: number
+    reserved_quantity: Generated<number>
+    unit_price: string
+    category: string | null
+    min_stock_level: number | null
+    max_stock_level: number | null
+    reorder_quantity: number | null
+    is_active: Generated<boolean>
+    is_discontinued: Generated<boolean>
+    created_at: Timestamp
+    updated_at: Timestamp
+    version: Generated<number>
+    sold_quantity: Generated<number>
+    on_hand_quantity: number
+  }
+  order_reservations: {
+    order_id: string
+    saga_id: string | null
+    source: 'saga' | 'operator'
+    requested_by: string | null
+    correlation_id: string
+    outcome: 'RESERVED' | 'FAILED'
+    failed_items: ColumnType<FailedItem[], string, string>
+    expires_at: Date | null
+    created_at: Timestamp
+    updated_at: Timestamp
+  }
+  inventory_reservations: {
+    id: string
+    order_id: string
+    product_id: string
+    product_name: string
+    unit_price_cents: number
+    quantity: number
+    status: ReservationStatus
+    reserved_at: Date
+    expires_at: Date
+    released_at: Date | null
+    committed_at: Date | null
+    created_at: Timestamp
+    updated_at: Timestamp
+    version: Generated<number>
+  }
+  inventory_adjustments: {
+    id: string
+    item_id: string
+    product_id: string
+    quantity: number
+    reason: AdjustmentReason | 'INITIAL'
+    note: string | null
+    actor: string
+    available_before: number
+    available_after: number
+    created_at: Timestamp
+  }
+}
+
+export type Db = Kysely<InventoryDb>
+
+export interface Item {
+  id: string
+  productId: string
+  productName: string
+  description: string | null
+  availableQuantity: number
+  reservedQuantity: number
+  soldQuantity: number
+  onHandQuantity: number
+  unitPriceCents: number
+  category: string | null
+  minStockLevel: number | null
+  maxStockLevel: number | null
+  reorderQuantity: number | null
+  isActive: boolean
+  isDiscontinued: boolean
+  createdAt: Date
+  updatedAt: Date
+  version: number
+}
+
+type ItemRow = Selectable<InventoryDb['inventory_items']>
+const itemOf = (r: ItemRow): Item => ({
+  id: r.id,
+  productId: r.product_id,
+  productName: r.product_name,
+  description: r.description,
+  availableQuantity: r.available_quantity,
+  reservedQuantity: r.reserved_quantity,
+  soldQuantity: r.sold_quantity,
+  onHandQuantity: r.on_hand_quantity,
+  unitPriceCents: centsOfNumeric(r.unit_price),
+  category: r.category,
+  minStockLevel: r.min_stock_level,
+  maxStockLevel: r.max_stock_level,
+  reorderQuantity: r.reorder_quantity,
+  isActive: r.is_active,
+  isDiscontinued: r.is_discontinued,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  version: Number(r.version),
+})
+
+// --- items ------------------------------------------------------------------------------------------------------
+
+/** The one read of a single item (a cache will wrap this). */
+export async function findItem(db: Db, productId: string): Promise<Item | null> {
+  const row = await db.selectFrom('inventory_items').selectAll().where('product_id', '=', productId).executeTakeFirst()
+  return row ? itemOf(row) : null
+}
+
+/** Row locks in one fixed order (product id, byte order) so concurrent multi-product transactions cannot deadlock. */
+export async function lockItems(tx: Db, productIds: readonly string[]): Promise<Map<string, Item>> {
+  if (productIds.length === 0) return new Map()
+  const rows = await sql<ItemRow>`
+    SELECT * FROM inventory_items WHERE product_id = ANY(${[...productIds]}::text[])
+    ORDER BY product_id COLLATE "C" FOR UPDATE`.execute(tx)
+  return new Map(rows.rows.map((r) => [r.product_id, itemOf(r)]))
+}
+
+export async function lockItem(tx: Db, productId: string): Promise<Item | null> {
+  return (await lockItems(tx, [productId])).get(productId) ?? null
+}
+
+export interface NewItem {
+  id: string
+  productId: string
+  productName: string
+  description: string | null
+  availableQuantity: number
+  unitPriceCents: number
+  category: string | null
+  minStockLevel: number | null
+  maxStockLevel: number | null
+  reorderQuantity: number | null
+}
+
+/** Null when the product id is taken. */
+export async function insertItem(tx: Db, item: NewItem, now: Date): Promise<Item | null> {
+  const row = await tx
+    .insertInto('inventory_items')
+    .values({
+      id: item.id,
+      product_id: item.productId,
+      product_name: item.productName,
+      description: item.description,
+      available_quantity: item.availableQuantity,
+      on_hand_quantity: item.availableQuantity,
+      unit_price: numericOfCents(item.unitPriceCents),
+      category: item.category,
+      min_stock_level: item.minStockLevel,
+      max_stock_level: item.maxStockLevel,
+      reorder_quantity: item.reorderQuantity,
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict((oc) => oc.column('product_id').doNothing())
+    .returningAll()
+    .executeTakeFirst()
+  return row ? itemOf(row) : null
+}
+
+export interface ItemChanges {
+  productName?: string
+  description?: string | null
+  unitPriceCents?: number
+  category?: string | null
+  minStockLevel?: number | null
+  maxStockLevel?: number | null
+  reorderQuantity?: number | null
+  isActive?: boolean
+  isDiscontinued?: boolean
+}
+
+export async function updateItemFields(tx: Db, productId: string, c: ItemChanges, now: Date): Promise<Item> {
+  const row = await tx
+    .updateTable('inventory_items')
+    .set({
+      ...(c.productName !== undefined && { product_name: c.productName }),
+      ...(c.description !== undefined && { description: c.description }),
+      ...(c.unitPriceCents !== undefined && { unit_price: numericOfCents(c.unitPriceCents) }),
+      ...(c.category !== undefined && { category: c.category }),
+      ...(c.minStockLevel !== undefined && { min_stock_level: c.minStockLevel }),
+      ...(c.maxStockLevel !== undefined && { max_stock_level: c.maxStockLevel }),
+      ...(c.reorderQuantity !== undefined && { reorder_quantity: c.reorderQuantity }),
+      ...(c.isActive !== undefined && { is_active: c.isActive }),
+      ...(c.isDiscontinued !== undefined && { is_discontinued: c.isDiscontinued }),
+      updated_at: now,
+      version: sql`version + 1`,
+    })
+    .where('product_id', '=', productId)
+    .returningAll()
+    .executeTakeFirstOrThrow()
+  return itemOf(row)
+}
+
+export async function deleteItem(tx: Db, productId: string): Promise<void> {
+  await tx.deleteFrom('inventory_items').where('product_id', '=', productId).execute()
+}
+
+type StockUpdate = { set: ReturnType<typeof sql>; guard: ReturnType<typeof sql> }
+
+async function updateStock(tx: Db, productId: string, what: string, u: StockUpdate, now: Date): Promise<Item> {
+  const r = await sql<ItemRow>`
+    UPDATE inventory_items SET ${u.set}, updated_at = ${now}, version = version + 1
+    WHERE product_id = ${productId} AND ${u.guard} RETURNING *`.execute(tx)
+  const row = r.rows[0]
+  // Callers check the rule under the row lock first, so a refused guard means a broken invariant: abort.
+  if (!row) throw new Error(`stock guard refused ${what} for ${productId}`)
+  return itemOf(row)
+}
+
+/** available → reserved. */
+export const reserveQuantity = (tx: Db, productId: string, q: number, now: Date) =>
+  updateStock(tx, productId, `reserving ${q}`, {
+    set: sql`available_quantity = available_quantity - ${q}, reserved_quantity = reserved_quantity + ${q}`,
+    guard: sql`available_quantity >= ${q} AND is_active AND NOT is_discontinued`,
+  }, now)
+
+/** reserved → available (release, expiry). */
+export const unreserveQuantity = (tx: Db, productId: string, q: number, now: Date) =>
+  updateStock(tx, productId, `releasing ${q}`, {
+    set: sql`available_quantity = available_quantity + ${q}, reserved_quantity = reserved_quantity - ${q}`,
+    guard: sql`reserved_quantity >= ${q}`,
+  }, now)
+
+/** reserved → sold: the units leave the warehouse's on-hand stock. */
+export const commitQuantity = (tx: Db, productId: string, q: number, now: Date) =>
+  updateStock(tx, productId, `committing ${q}`, {
+    set: sql`reserved_quantity = reserved_quantity - ${q}, sold_quantity = sold_quantity + ${q}, on_hand_quantity = on_hand_quantity - ${q}`,
+    guard: sql`reserved_quantity >= ${q}`,
+  }, now)
+
+/** sold → available: a confirmed order was cancelled and its units are back on hand. */
+export const restockQuantity = (tx: Db, productId: string, q: number, now: Date) =>
+  updateStock(tx, productId, `restocking ${q}`, {
+    set: sql`available_quantity = available_quantity + ${q}, sold_quantity = sold_quantity - ${q}, on_hand_quantity = on_hand_quantity + ${q}`,
+    guard: sql`sold_quantity >= ${q}`,
+  }, now)
+
+/** Received / written off / corrected: available and on hand move together. */
+export const adjustQuantity = (tx: Db, productId: string, delta: number, now: Date) =>
+  updateStock(tx, productId, `adjusting by ${delta}`, {
+    set: sql`available_quantity = available_quantity + ${delta}, on_hand_quantity = on_hand_quantity + ${delta}`,
+    guard: sql`available_quantity + ${delta} >= 0`,
+  }, now)
+
+export async function insertAdjustment(
+  tx: Db,
+  a: { id: string; itemId: string; productId: string; quantity: number; reason: AdjustmentReason | 'INITIAL'; note: string | null; actor: string; availableBefore: number; availableAfter: number },
+  now: Date,
+) {
+  const row = await tx
+    .insertInto('inventory_adjustments')
+    .values({
+      id: a.id,
+      item_id: a.itemId,
+      product_id: a.productId,
+      quantity: a.quantity,
+      reason: a.reason,
+      note: a.note,
+      actor: a.actor,
+      available_before: a.availableBefore,
+      available_after: a.availableAfter,
+      created_at: now,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow()
+  return adjustmentOf(row)
+}
+
+const adjustmentOf = (r: Selectable<InventoryDb['inventory_adjustments']>) => ({
+  id: r.id,
+  productId: r.product_id,
+  quantity: r.quantity,
+  reason: r.reason,
+  note: r.note,
+  actor: r.actor,
+  availableBefore: r.available_before,
+  availableAfter: r.available_after,
+  createdAt: r.created_at,
+})
+export type Adjustment = ReturnType<typeof adjustmentOf>
+
+export async function listAdjustments(db: Db, productId: string, limit: number) {
+  const rows = await db.selectFrom('inventory_adjustments').selectAll().where('product_id', '=', productId).orderBy('created_at', 'desc').orderBy('id').limit(limit).execute()
+  return rows.map(adjustmentOf)
+}
+
+export const itemSortColumns = {
+  productName: 'product_name',
+  availableQuantity: 'available_quantity',
+  unitPrice: 'unit_price',
+  createdAt: 'created_at',
+} as const
+export type ItemSort = keyof typeof itemSortColumns
+
+export async function listItems(db: Db, q: { page: number; size: number; category?: string; sort: ItemSort; dir: 'asc' | 'desc' }) {
+  let query = db.selectFrom('inventory_items')
+  if (q.category !== undefined) query = query.where('category', '=', q.category)
+  const [rows, total] = await Promise.all([
+    query.selectAll().orderBy(itemSortColumns[q.sort], q.dir).orderBy('product_id').limit(q.size).offset(q.page * q.size).execute(),
+    query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  ])
+  return { items: rows.map(itemOf), total: Number(total.n) }
+}
+
+export async function availableItems(db: Db, minQuantity: number) {
+  const rows = await db
+    .selectFrom('inventory_items')
+    .selectAll()
+    .where('available_quantity', '>=', Math.max(1, minQuantity))
+    .where('is_active', '=', true)
+    .where('is_discontinued', '=', false)
+    .orderBy('product_name')
+    .orderBy('product_id')
+    .execute()
+  return rows.map(itemOf)
+}
+
+export async function itemStats(db: Db) {
+  const r = await sql<Record<string, number>>`
+    SELECT count(*)::int AS "totalItems",
+           coalesce(sum(available_quantity), 0)::bigint AS "totalAvailableQuantity",
+           coalesce(sum(reserved_quantity), 0)::bigint AS "totalReservedQuantity",
+           coalesce(sum(sold_quantity), 0)::bigint AS "totalSoldQuantity",
+           count(*) FILTER (WHERE available_quantity <= 0)::int AS "outOfStockItems",
+           count(*) FILTER (WHERE is_active)::int AS "activeItems",
+           count(*) FILTER (WHERE min_stock_level IS NOT NULL AND available_quantity <= min_stock_level)::int AS "lowStockItems",
+           count(*) FILTER (WHERE is_discontinued)::int AS "discontinuedItems"
+    FROM inventory_items`.execute(db)
+  const row = r.rows[0] ?? {}
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)])) as Record<
+    'totalItems' | 'totalAvailableQuantity' | 'totalReservedQuantity' | 'totalSoldQuantity' | 'outOfStockItems' | 'activeItems' | 'lowStockItems' | 'discontinuedItems',
+    number
+  >
+}
+
+export async function hasActiveReservations(tx: Db, productId: string): Promise<boolean> {
+  const row = await tx.selectFrom('inventory_reservations').select('id').where('product_id', '=', productId).where('status', '=', 'RESERVED').limit(1).executeTakeFirst()
+  return row !== undefined
+}
+
+// --- reservations -----------------------------------------------------------------------------------------------
+
+export interface OrderReservation {
+  orderId: string
+  sagaId: string | null
+  source: 'saga' | 'operator'
+  correlationId: string
+  outcome: 'RESERVED' | 'FAILED'
+  failedItems: FailedItem[]
+  expiresAt: Date | null
+  createdAt: Date
+}
+const orderReservationOf = (r: Selectable<InventoryDb['order_reservations']>): OrderReservation => ({
+  orderId: r.order_id,
+  sagaId: r.saga_id,
+  source: r.source,
+  correlationId: r.correlation_id,
+  outcome: r.outcome,
+  failedItems: r.failed_items,
+  expiresAt: r.expires_at,
+  createdAt: r.created_at,
+})
+
+/**
+ * Claims the order: true when this transaction created its row. A concurrent claim for the same order waits
+ * here until the first commits (then gets false and replays its outcome) or rolls back (then claims it).
+ */
+export async function claimOrder(
+  tx: Db,
+  o: { orderId: string; sagaId: string | null; source: 'saga' | 'operator'; requestedBy: string | null; correlationId: string; expiresAt: Date },
+  now: Date,
+): Promise<boolean> {
+  const row = await tx
+    .insertInto('order_reservations')
+    .values({ order_id: o.orderId, saga_id: o.sagaId, source: o.source, requested_by: o.requestedBy, correlation_id: o.correlationId, outcome: 'RESERVED', failed_items: '[]', expires_at: o.expiresAt, created_at: now, updated_at: now })
+    .onConflict((oc) => oc.column('order_id').doNothing())
+    .returning('order_id')
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+export async function markOrderFailed(tx: Db, orderId: string, failedItems: FailedItem[], now: Date) {
+  await tx
+    .updateTable('order_reservations')
+    .set({ outcome: 'FAILED', failed_items: JSON.stringify(failedItems), expires_at: null, updated_at: now })
+    .where('order_id', '=', orderId)
+    .execute()
+}
+
+export async function findOrderReservation(db: Db, orderId: string): Promise<OrderReservation | null> {
+  const row = await db.selectFrom('order_reservations').selectAll().where('order_id', '=', orderId).executeTakeFirst()
+  return row ? orderReservationOf(row) : null
+}
+
+/** Locks the order's row: commit, release and expiry of one order run one at a time. */
+export async function lockOrder(tx: Db, orderId: string, opts: { skipLocked?: boolean } = {}): Promise<OrderReservation | null> {
+  const r = await sql<Selectable<InventoryDb['order_reservations']>>`
+    SELECT * FROM order_reservations WHERE order_id = ${orderId}
+    FOR UPDATE ${opts.skipLocked ? sql`SKIP LOCKED` : sql``}`.execute(tx)
+  const row = r.rows[0]
+  return row ? orderReservationOf(row) : null
+}
+
+export interface Reservation {
+  id: string
+  orderId: string
+  productId: string
+  productName: string
+  unitPriceCents: number
+  quantity: number
+  status: ReservationStatus
+  reservedAt: Date
+  expiresAt: Date
+  releasedAt: Date | null
+  committedAt: Date | null
+  createdAt: Date
+  updatedAt: Date
+  version: number
+}
+const reservationOf = (r: Selectable<InventoryDb['inventory_reservations']>): Reservation => ({
+  id: r.id,
+  orderId: r.order_id,
+  productId: r.product_id,
+  productName: r.product_name,
+  unitPriceCents: Number(r.unit_price_cents),
+  quantity: r.quantity,
+  status: r.status,
+  reservedAt: r.reserved_at,
+  expiresAt: r.expires_at,
+  releasedAt: r.released_at,
+  committedAt: r.committed_at,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  version: Number(r.version),
+})
+
+export async function insertReservations(
+  tx: Db,
+  rows: { id: string; orderId: string; productId: string; productName: string; unitPriceCents: number; quantity: number; expiresAt: Date }[],
+  now: Date,
+): Promise<Reservation[]> {
+  if (rows.length === 0) return []
+  const inserted = await tx
+    .insertInto('inventory_reservations')
+    .values(rows.map((r) => ({
+      id: r.id,
+      order_id: r.orderId,
+      product_id: r.productId,
+      product_name: r.productName,
+      unit_price_cents: r.unitPriceCents,
+      quantity: r.quantity,
+      status: 'RESERVED' as const,
+      reserved_at: now,
+      expires_at: r.expiresAt,
+      created_at: now,
+      updated_at: now,
+    })))
+    .returningAll()
+    .execute()
+  return inserted.map(reservationOf).sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0))
+}
+
+export async function reservationsOfOrder(db: Db, orderId: string): Promise<Reservation[]> {
+  const rows = await sql<Selectable<InventoryDb['inventory_reservations']>>`
+    SELECT * FROM inventory_reservations WHERE order_id = ${orderId} ORDER BY product_id COLLATE "C"`.execute(db)
+  return rows.rows.map(reservationOf)
+}
+
+export async function setReservationStatus(tx: Db, ids: string[], status: ReservationStatus, now: Date) {
+  if (ids.length === 0) return
+  await tx
+    .updateTable('inventory_reservations')
+    .set({
+      status,
+      updated_at: now,
+      version: sql`version + 1`,
+      ...(status === 'COMMITTED' && { committed_at: now }),
+      ...((status === 'RELEASED' || status === 'EXPIRED') && { released_at: now }),
+    })
+    .where('id', 'in', ids)
+    .execute()
+}
+
+export async function findReservation(db: Db, id: string): Promise<Reservation | null> {
+  const row = await db.selectFrom('inventory_reservations').selectAll().where('id', '=', id).executeTakeFirst()
+  return row ? reservationOf(row) : null
+}
+
+export const reservationSortColumns = { createdAt: 'created_at', expiresAt: 'expires_at', reservedAt: 'reserved_at', quantity: 'quantity' } as const
+export type ReservationSort = keyof typeof reservationSortColumns
+
+export async function listReservations(
+  db: Db,
+  q: { page: number; size: number; status?: ReservationStatus; orderId?: string; productId?: string; sort: ReservationSort; dir: 'asc' | 'desc' },
+) {
+  let query = db.selectFrom('inventory_reservations')
+  if (q.status) query = query.where('status', '=', q.status)
+  if (q.orderId) query = query.where('order_id', '=', q.orderId)
+  if (q.productId) query = query.where('product_id', '=', q.productId)
+  const [rows, total] = await Promise.all([
+    query.selectAll().orderBy(reservationSortColumns[q.sort], q.dir).orderBy('id').limit(q.size).offset(q.page * q.size).execute(),
+    query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  ])
+  return { reservations: rows.map(reservationOf), total: Number(total.n) }
+}
+
+/** RESERVED and past their expiry, not yet swept. */
+export async function overdueReservations(db: Db, now: Date, limit: number): Promise<Reservation[]> {
+  const rows = await db.selectFrom('inventory_reservations').selectAll().where('status', '=', 'RESERVED').where('expires_at', '<=', now).orderBy('expires_at').limit(limit).execute()
+  return rows.map(reservationOf)
+}
+
+/** Orders with a RESERVED line past its expiry, oldest first (candidates for the sweeper; locked one by one). */
+export async function overdueOrderIds(db: Db, now: Date, limit: number): Promise<string[]> {
+  const r = await sql<{ order_id: string }>`
+    SELECT order_id FROM inventory_reservations WHERE status = 'RESERVED' AND expires_at <= ${now}
+    GROUP BY order_id ORDER BY min(expires_at) LIMIT ${limit}`.execute(db)
+  return r.rows.map((x) => x.order_id)
+}
+
+export async function reservationStats(db: Db, now: Date) {
+  const r = await sql<Record<string, number>>`
+    SELECT count(*)::int AS "totalReservations",
+           count(*) FILTER (WHERE status = 'RESERVED')::int AS "activeReservations",
+           count(*) FILTER (WHERE status = 'RESERVED' AND expires_at <= ${now})::int AS "overdueReservations",
+           count(*) FILTER (WHERE status = 'EXPIRED')::int AS "expiredReservations",
+           count(*) FILTER (WHERE status = 'RELEASED')::int AS "releasedReservations",
+           count(*) FILTER (WHERE status = 'COMMITTED')::int AS "committedReservations",
+           coalesce(sum(quantity) FILTER (WHERE status = 'RESERVED'), 0)::int AS "reservedQuantity"
+    FROM inventory_reservations`.execute(db)
+  return r.rows[0] as Record<
+    'totalReservations' | 'activeReservations' | 'overdueReservations' | 'expiredReservations' | 'releasedReservations' | 'committedReservations' | 'reservedQuantity',
+    number
+  >
+}

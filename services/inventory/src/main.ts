@@ -1,0 +1,132 @@
+// The inventory service: HTTP API, the saga's commands (inventory.commands), the item cache kept current from the
+// raw change stream (inventory-cache), the reservation expiry sweeper.
+import { randomUUID } from 'node:crypto'
+import { CdcTopics, Topics } from '@trackops/contracts'
+import { createChangeConsumer, createConsumer, createDb, createKafkaAdmin, createKafkaProducer, consumerLagComponent, debeziumComponent, databaseComponent, kafkaComponent, initTracing } from '@trackops/messaging'
+import { createHealth, createLogger, createRateLimiter, createRedis, createVerifier, loadConfig, onShutdown, redisComponent, rateLimitSettings } from '@trackops/http'
+import { createCacheRegistry } from '@trackops/cache'
+import { inventoryConfigSchema } from './config.ts'
+import { buildApp } from './http.ts'
+import { commandsGroup, createCommandHandler } from './handlers.ts'
+import { startSweeper } from './expire-reservations.ts'
+import type { InventoryDb } from './inventory-store.ts'
+import { createItemCache, createItemChangeHandler } from './item-cache.ts'
+
+const config = loadConfig(inventoryConfigSchema, process.env)
+// Before anything opens a span: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and exported.
+initTracing('inventory', config.OTEL_EXPORTER_OTLP_ENDPOINT)
+const logger = createLogger('inventory', config.LOG_LEVEL)
+const now = () => new Date()
+const brokers = config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean)
+
+const db = createDb<InventoryDb>(config.INVENTORY_DATABASE_URL, { max: config.INVENTORY_DB_POOL_MAX, applicationName: 'inventory', notifyOutbox: config.EVENT_PUBLISHING_STRATEGY === 'outbox' })
+const redis = createRedis(config.REDIS_URL, 'inventory')
+// Without a listener ioredis reports every failed reconnect as an unhandled 'error'; the health check reports it.
+redis.on('error', (error) => logger.debug({ err: error }, 'redis connection error'))
+const producer = createKafkaProducer({ brokers, clientId: `inventory-${process.pid}` })
+const kafkaAdmin = createKafkaAdmin({ brokers, clientId: `inventory-health-${process.pid}` })
+
+// One item cache per process: single-flight loading works within a process.
+const caches = createCacheRegistry()
+const itemCache = createItemCache({ redis, db, logger, ttlSeconds: config.INVENTORY_CACHE_TTL_SECONDS, jitterSeconds: config.INVENTORY_CACHE_TTL_JITTER_SECONDS })
+caches.add(itemCache.cache)
+// The cache replays invalidations it could not deliver on its next Redis call; when Redis returns, make that call now.
+redis.on('ready', () => void itemCache.cache.invalidate('-reconnected', 0))
+
+const health = createHealth()
+health.register('db', databaseComponent(db))
+health.register('redis', redisComponent(redis))
+health.register('cache', {
+  required: false,
+  check: async () => {
+    const { caches: stats } = caches.snapshot()
+    const degraded = Object.values(stats).some((s) => s.degraded)
+    return {
+      status: degraded ? 'DEGRADED' : 'UP',
+      details: Object.fromEntries(Object.entries(stats).map(([name, s]) => [name, { degraded: s.degraded, hitRatio: s.hitRatio, pendingInvalidations: s.pendingInvalidations }])),
+    }
+  },
+})
+health.register('kafka', kafkaComponent(kafkaAdmin))
+health.register('consumerLag', consumerLagComponent())
+if (config.EVENT_PUBLISHING_STRATEGY === 'debezium') {
+  health.register('debezium', debeziumComponent({ connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-inventory-outbox', slot: 'trackops_inventory_outbox', db }))
+}
+
+const app = await buildApp({
+  db,
+  logger,
+  health,
+  verify: createVerifier({ secret: config.JWT_SECRET, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
+  rateLimit: createRateLimiter(redis, 'inventory', rateLimitSettings(config)),
+  metricsPublic: config.METRICS_PUBLIC === 'true',
+  reservationTtlSeconds: config.INVENTORY_RESERVATION_TTL_SECONDS,
+  now,
+  cache: itemCache,
+  caches,
+})
+
+const commands = createConsumer({
+  db,
+  brokers,
+  producer,
+  logger,
+  group: commandsGroup,
+  topics: [Topics.inventoryCommands],
+  handle: createCommandHandler({ now, newId: randomUUID, ttlSeconds: config.INVENTORY_RESERVATION_TTL_SECONDS }),
+})
+
+// Item rows from the WAL, under either publishing strategy: there are no item domain events, and the
+// inventory-cdc connector runs under the outbox strategy too.
+const itemChanges = createChangeConsumer({
+  brokers,
+  logger,
+  group: 'inventory-cache',
+  topics: [CdcTopics.inventoryItems],
+  handle: createItemChangeHandler({ cache: itemCache.cache, logger }),
+})
+
+const sweeper = startSweeper({
+  db,
+  intervalMs: config.INVENTORY_SWEEP_INTERVAL_SECONDS * 1000,
+  batchSize: config.INVENTORY_SWEEP_BATCH_SIZE,
+  now,
+  logger,
+})
+
+// Kafka being down must not keep the API down: the consumer keeps trying to join its group in the background.
+let stopping = false
+const retries = new Set<NodeJS.Timeout>()
+const startWhenKafkaAnswers = async (runner: { start(): Promise<void>; group: string }) => {
+  try {
+    await runner.start()
+  } catch (error) {
+    if (stopping) return
+    logger.warn({ err: error, group: runner.group }, 'cannot start a consumer (is Kafka up?); retrying in 5 s')
+    const retry = setTimeout(() => {
+      retries.delete(retry)
+      void startWhenKafkaAnswers(runner)
+    }, 5_000)
+    retries.add(retry)
+  }
+}
+
+await app.listen({ host: config.HOST, port: config.INVENTORY_PORT })
+void startWhenKafkaAnswers(commands)
+void startWhenKafkaAnswers(itemChanges)
+logger.info({ port: config.INVENTORY_PORT, ttlSeconds: config.INVENTORY_RESERVATION_TTL_SECONDS }, 'inventory service started')
+
+onShutdown(logger, [
+  async () => {
+    stopping = true
+    for (const retry of retries) clearTimeout(retry)
+  },
+  () => app.close(),
+  () => commands.stop(),
+  () => itemChanges.stop(),
+  () => sweeper.stop(),
+  () => producer.close(),
+  () => kafkaAdmin.close(),
+  async () => redis.disconnect(),
+  () => db.destroy(),
+])

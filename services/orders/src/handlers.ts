@@ -1,0 +1,38 @@
+// Messages the order service consumes (group orders-saga: inventory.events and payments.events). Every type
+// in the catalog is named here, so a new message type cannot be added without deciding what happens to it.
+import { PermanentError, type HandlerContext, type MessageHandler, type Tx } from '@trackops/messaging'
+import type { AnyMessage } from '@trackops/contracts'
+import { handleSagaReply } from './saga-handlers.ts'
+
+export function createMessageHandler(deps: { stepTimeoutSeconds: number }): MessageHandler {
+  return async (tx: Tx, message: AnyMessage, ctx: HandlerContext) => {
+    switch (message.type) {
+      case 'INVENTORY_RESERVED':
+      case 'INVENTORY_RESERVATION_FAILED':
+      case 'INVENTORY_RELEASED':
+      case 'RESERVATION_EXPIRED':
+      case 'PAYMENT_PROCESSED':
+      case 'PAYMENT_FAILED':
+      case 'PAYMENT_REFUNDED':
+        return handleSagaReply(tx, message, ctx, deps)
+      case 'LOW_STOCK':
+        // A stock alert for the inventory's operators; the orders it could affect learn from their own replies.
+        return
+      case 'ORDER_CREATED':
+      case 'ORDER_STATUS_UPDATED':
+      case 'ORDER_CANCELLED':
+      case 'ORDER_DELIVERED':
+      case 'RESERVE_INVENTORY':
+      case 'RELEASE_INVENTORY':
+      case 'COMMIT_RESERVATION':
+      case 'PROCESS_PAYMENT':
+      case 'REFUND_PAYMENT':
+        // Never published on the topics this group reads: a producer wrote to the wrong topic.
+        throw new PermanentError(`${message.type} is not expected on the order service's inbound topics`)
+      default: {
+        const unexpected: never = message
+        throw new PermanentError(`unknown message type ${(unexpected as { type: string }).type}`)
+      }
+    }
+  }
+}

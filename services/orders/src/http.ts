@@ -1,0 +1,438 @@
+// The order API. Routes translate HTTP to use cases and back; decimals exist only here (totalAmount, prices).
+import { randomUUID } from 'node:crypto'
+import { Type, type TSchema } from 'typebox'
+import type { Kysely } from 'kysely'
+import type { Logger } from 'pino'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { AppError, canSee, createApp, type App, type AppOptions, type Health, type Principal, type Verifier } from '@trackops/http'
+import type { CacheRegistry } from '@trackops/cache'
+import type { MessageContext } from '@trackops/messaging'
+import {
+  MAX_LINES,
+  MAX_QUANTITY,
+  UUID,
+  addressRules,
+  centsToAmount,
+  deliveryInstructionsRule,
+  isOrderStatus,
+  orderStatuses,
+  paymentTokenRule,
+  paymentTypeRule,
+  productIdRule,
+  validateNewOrder,
+  type Order,
+  type OrderStatus,
+  type TextRule,
+} from './order.ts'
+import { getOrder, listHistory, listOrders, sortColumns, type Db, type HistoryEntry, type ListQuery, type SortField } from './order-store.ts'
+import { placeOrder } from './place-order.ts'
+import { changeStatus, orderNotFound, type ChangeCause } from './change-status.ts'
+import { cancelOrder } from './cancel-order.ts'
+import { registerSagaRoutes } from './saga-http.ts'
+import type { CachedOrder, OrderCache } from './order-cache.ts'
+import { registerLiveRoutes, type LiveOrders } from './live-orders.ts'
+
+export interface AppDeps {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  db: Kysely<any>
+  logger: Logger
+  health: Health
+  verify?: Verifier
+  rateLimit?: AppOptions['rateLimit']
+  metricsPublic?: boolean
+  stepTimeoutSeconds: number
+  now?: () => Date
+  newId?: () => string
+  /** The process's one order cache; without it every read goes to the database. */
+  cache?: OrderCache
+  /** Served at GET /actuator/caches. */
+  caches?: CacheRegistry
+  /** Live updates (SSE routes); without it they are not offered. */
+  live?: LiveOrders
+}
+
+// --- schemas (OpenAPI; the create body's rules come from order.ts) --------------------------------------------------
+
+const text = (rule: TextRule) =>
+  Type.String({ ...(rule.minLength !== undefined ? { minLength: rule.minLength } : {}), maxLength: rule.maxLength, ...(rule.pattern ? { pattern: rule.pattern } : {}), description: rule.message })
+const optionalText = (rule: TextRule) => Type.Optional(Type.Union([text(rule), Type.Null()]))
+const Uuid = Type.String({ format: 'uuid' })
+const Status = Type.Enum([...orderStatuses])
+
+const CreateOrderBody = Type.Object(
+  {
+    customerId: Uuid,
+    address: Type.Object(
+      {
+        streetAddress: text(addressRules.streetAddress),
+        city: text(addressRules.city),
+        state: optionalText(addressRules.state),
+        postalCode: text(addressRules.postalCode),
+        country: text(addressRules.country),
+        phoneNumber: optionalText(addressRules.phoneNumber),
+      },
+      { additionalProperties: false },
+    ),
+    deliveryInstructions: optionalText(deliveryInstructionsRule),
+    items: Type.Optional(
+      Type.Array(
+        Type.Object({ productId: text(productIdRule), quantity: Type.Integer({ minimum: 1, maximum: MAX_QUANTITY }) }, { additionalProperties: false }),
+        { minItems: 1, maxItems: MAX_LINES, description: 'Lines priced from the catalog; the same product twice is merged. Leave out only for legacy clients that send totalAmount.' },
+      ),
+    ),
+    totalAmount: Type.Optional(
+      Type.Number({ minimum: 0.01, maximum: 999999.99, multipleOf: 0.01, description: 'Required without items; with items it must equal their total at catalog prices.' }),
+    ),
+    paymentMethod: Type.Optional(
+      Type.Object({ token: Type.Optional(text(paymentTokenRule)), type: Type.Optional(text(paymentTypeRule)) }, { additionalProperties: false }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
+const OrderJson = Type.Object({
+  id: Type.String(),
+  customerId: Type.String(),
+  status: Status,
+  totalAmount: Type.Number(),
+  currency: Type.String(),
+  address: Type.Object({
+    streetAddress: Type.String(),
+    city: Type.String(),
+    state: Nullable(Type.String()),
+    postalCode: Type.String(),
+    country: Type.String(),
+    phoneNumber: Nullable(Type.String()),
+  }),
+  deliveryInstructions: Nullable(Type.String()),
+  items: Type.Array(
+    Type.Object({ productId: Type.String(), productName: Type.String(), quantity: Type.Integer(), unitPrice: Type.Number(), totalPrice: Type.Number() }),
+  ),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  version: Type.Integer(),
+})
+const PageJson = Type.Object({
+  content: Type.Array(OrderJson),
+  page: Type.Integer(),
+  size: Type.Integer(),
+  totalElements: Type.Integer(),
+  totalPages: Type.Integer(),
+})
+const HistoryJson = Type.Object({
+  orderId: Type.String(),
+  entries: Type.Array(
+    Type.Object({
+      at: Type.String({ format: 'date-time' }),
+      from: Nullable(Status),
+      to: Status,
+      cause: Type.String(),
+      reason: Nullable(Type.String()),
+      actor: Nullable(Type.String()),
+      correlationId: Type.String(),
+      version: Type.Integer(),
+    }),
+  ),
+})
+const CancelJson = Type.Object({ order: OrderJson, cancellation: Type.Literal('compensating') })
+
+const IdParams = Type.Object({ id: Uuid })
+const PageQuery = Type.Object({
+  page: Type.Integer({ minimum: 0, default: 0, description: '0-based page number' }),
+  size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  sort: Type.Optional(Type.String({ description: `field[,asc|desc]; fields: ${Object.keys(sortColumns).join(', ')}. Default createdAt,desc` })),
+})
+const IfMatch = Type.Object({ 'if-match': Type.Optional(Type.String({ description: 'The order version you read (its ETag); the change is refused with 409 if the order changed since.' })) })
+
+// --- JSON at the edge -------------------------------------------------------------------------------------------------
+
+export function orderJson(o: CachedOrder) {
+  return {
+    id: o.id,
+    customerId: o.customerId,
+    status: o.status,
+    totalAmount: centsToAmount(o.totalCents),
+    currency: o.currency,
+    address: o.address,
+    deliveryInstructions: o.deliveryInstructions,
+    items: o.items.map((i) => ({ productId: i.productId, productName: i.productName, quantity: i.quantity, unitPrice: centsToAmount(i.unitPriceCents), totalPrice: centsToAmount(i.totalCents) })),
+    createdAt: o.createdAt.toISOString(),
+    updatedAt: o.updatedAt.toISOString(),
+    version: o.version,
+  }
+}
+
+const historyJson = (orderId: string, entries: HistoryEntry[]) => ({
+  orderId,
+  entries: entries.map((e) => ({ at: e.at.toISOString(), from: e.from, to: e.to, cause: e.cause, reason: e.reason, actor: e.actor, correlationId: e.correlationId, version: e.orderVersion })),
+})
+
+// --- request helpers ----------------------------------------------------------------------------------------------------
+
+const isStaff = (p: Principal | undefined) => !p || p.roles.includes('operator') || p.roles.includes('admin')
+const causeOf = (p: Principal | undefined): ChangeCause => (isStaff(p) ? 'operator' : 'customer')
+const contextOf = (req: FastifyRequest): MessageContext => ({ correlationId: req.id })
+
+function audit(req: FastifyRequest, action: string, orderId: string, details: Record<string, unknown> = {}) {
+  req.log.child({ audit: true, actor: req.principal?.sub ?? null, action, orderId }).info(details, `audit ${action}`)
+}
+
+function parseSort(sort: string | undefined): ListQuery['sort'] {
+  if (sort === undefined || sort === '') return { field: 'createdAt', direction: 'desc' }
+  const [field = '', direction = 'asc', ...rest] = sort.split(',').map((s) => s.trim())
+  if (!Object.hasOwn(sortColumns, field) || (direction !== 'asc' && direction !== 'desc') || rest.length) {
+    throw new AppError('order.validation', 'The sort parameter is invalid.', {
+      errors: [{ field: 'sort', message: `must be field[,asc|desc] with field one of ${Object.keys(sortColumns).join(', ')}` }],
+    })
+  }
+  return { field: field as SortField, direction }
+}
+
+function parseIfMatch(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const m = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(value)
+  if (!m?.[1]) throw new AppError('order.validation', 'The If-Match header is invalid.', { errors: [{ field: 'If-Match', message: 'must be the order version (ETag) you read, e.g. "3"' }] })
+  return Number(m[1])
+}
+
+function parseStatus(value: unknown, field: string): OrderStatus {
+  if (isOrderStatus(value)) return value
+  throw new AppError('order.validation', `The ${field} is invalid.`, { errors: [{ field, message: `must be one of ${orderStatuses.join(', ')}` }] })
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/
+const UUID_RE = new RegExp(UUID)
+const badId = () => new AppError('order.validation', 'The order id is invalid.', { errors: [{ field: 'params.id', message: 'must match format "uuid"' }] })
+/**
+ * For routes whose schema only documents the request; the handler validates it, with clearer messages. Routes
+ * with a headers schema must use it: the shared ajv options (removeAdditional: 'all') would strip every other
+ * header, Authorization included, before the auth hook runs.
+ */
+const documentOnly = () => () => true
+
+function sendOrder(reply: FastifyReply, order: CachedOrder, code = 200) {
+  return reply.code(code).header('etag', `"${order.version}"`).send(orderJson(order))
+}
+
+const page = (q: ListQuery, r: { orders: Order[]; total: number }) => ({
+  content: r.orders.map(orderJson),
+  page: q.page,
+  size: q.size,
+  totalElements: r.total,
+  totalPages: Math.ceil(r.total / q.size),
+})
+
+// --- routes ----------------------------------------------------------------------------------------------------------------
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const db = deps.db as Db
+  const now = deps.now ?? (() => new Date())
+  const newId = deps.newId ?? randomUUID
+  const app = await createApp({
+    name: 'orders',
+    title: 'TrackOps order service',
+    description: 'Orders, their status machine and timeline, and the order saga. Money is in decimal units of the order currency.',
+    logger: deps.logger,
+    health: deps.health,
+    verify: deps.verify,
+    rateLimit: deps.rateLimit,
+    metricsPublic: deps.metricsPublic,
+  })
+  const staff = { auth: ['operator', 'admin'] as ('operator' | 'admin')[] }
+  const tags = ['orders']
+
+  const cache = deps.cache
+  /** The writer's own write, once its transaction committed: its next read must show it. */
+  const written = async (order: CachedOrder) => {
+    await cache?.written(order)
+  }
+
+  /** The order if the caller may see it; customers get 404 for anyone else's, so ids cannot be probed. */
+  async function visibleOrder(req: FastifyRequest, id: string): Promise<CachedOrder> {
+    const order = cache ? await cache.get(id) : await getOrder(db, id)
+    if (!order || !canSee(req.principal, order.customerId)) throw orderNotFound(id)
+    return order
+  }
+
+  app.post(
+    '/api/orders',
+    {
+      // The schema documents the body (OpenAPI); validateNewOrder checks the same rules on the body exactly as
+      // sent (no coercion) and names every failing field with what it expects.
+      validatorCompiler: documentOnly,
+      schema: {
+        tags,
+        summary: 'Place an order',
+        description: 'Creates a PENDING order and starts its saga. With Idempotency-Key, a retry of the same request returns the first order (header Idempotent-Replayed: true).',
+        body: CreateOrderBody,
+        headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) }),
+        response: { 201: OrderJson },
+      },
+    },
+    async (req, reply) => {
+      const checked = validateNewOrder(req.body)
+      if (!checked.ok) throw new AppError('order.validation', 'The order is invalid; see errors for each field.', { errors: checked.errors })
+      const input = checked.value
+      if (!isStaff(req.principal) && req.principal?.sub.toLowerCase() !== input.customerId) {
+        throw new AppError('order.forbidden', 'Customers can only place orders for themselves: customerId must be your own id.')
+      }
+      const key = req.headers['idempotency-key']
+      if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
+        throw new AppError('order.validation', 'The Idempotency-Key header is invalid.', { errors: [{ field: 'Idempotency-Key', message: 'must be 1 to 128 printable characters without spaces' }] })
+      }
+      const { order, replayed } = await placeOrder(
+        { db, now, newId, stepTimeoutSeconds: deps.stepTimeoutSeconds },
+        { order: input, idempotencyKey: key, cause: causeOf(req.principal), actor: req.principal?.sub, ctx: contextOf(req) },
+      )
+      if (replayed) reply.header('idempotent-replayed', 'true')
+      else {
+        await written(order)
+        audit(req, 'order.create', order.id, { totalCents: order.totalCents, lines: order.items.length })
+      }
+      reply.header('location', `/api/orders/${order.id}`)
+      return sendOrder(reply, order, 201)
+    },
+  )
+
+  // Lists are read from PostgreSQL, never cached: a page depends on many rows, and keeping cached pages right
+  // under every change would cost more than the indexed query.
+  app.get(
+    '/api/orders',
+    { config: staff, schema: { tags, summary: 'List orders (operators)', querystring: PageQuery, response: { 200: PageJson } } },
+    async (req) => {
+      const q: ListQuery = { filter: {}, page: req.query.page, size: req.query.size, sort: parseSort(req.query.sort) }
+      return page(q, await listOrders(db, q))
+    },
+  )
+
+  app.get(
+    '/api/orders/status/:status',
+    { config: staff, schema: { tags, summary: 'List orders in one status (operators)', params: Type.Object({ status: Type.String() }), querystring: PageQuery, response: { 200: PageJson } } },
+    async (req) => {
+      const q: ListQuery = { filter: { status: parseStatus(req.params.status, 'status') }, page: req.query.page, size: req.query.size, sort: parseSort(req.query.sort) }
+      return page(q, await listOrders(db, q))
+    },
+  )
+
+  app.get(
+    '/api/orders/customer/:customerId',
+    { schema: { tags, summary: "List a customer's orders", description: 'Customers may list only their own.', params: Type.Object({ customerId: Uuid }), querystring: PageQuery, response: { 200: PageJson } } },
+    async (req) => {
+      const customerId = req.params.customerId.toLowerCase()
+      if (!canSee(req.principal, customerId)) throw new AppError('customer.not-found', `Customer ${customerId} was not found.`)
+      const q: ListQuery = { filter: { customerId }, page: req.query.page, size: req.query.size, sort: parseSort(req.query.sort) }
+      return page(q, await listOrders(db, q))
+    },
+  )
+
+  app.get(
+    '/api/orders/:id',
+    { schema: { tags, summary: 'Get an order with its items', params: IdParams, response: { 200: OrderJson } } },
+    async (req, reply) => sendOrder(reply, await visibleOrder(req, req.params.id)),
+  )
+
+  app.get(
+    '/api/orders/:id/items',
+    { schema: { tags, summary: "An order's items", params: IdParams, response: { 200: OrderJson.properties.items } } },
+    async (req) => orderJson(await visibleOrder(req, req.params.id)).items,
+  )
+
+  app.get(
+    '/api/orders/:id/history',
+    { schema: { tags, summary: "An order's timeline", description: 'Every status change with its time, cause (customer, operator, saga, timeout, system), reason, actor and correlation id.', params: IdParams, response: { 200: HistoryJson } } },
+    async (req) => {
+      const order = await visibleOrder(req, req.params.id)
+      return historyJson(order.id, await listHistory(db, order.id))
+    },
+  )
+
+  async function cancel(req: FastifyRequest, reply: FastifyReply, id: string, reason: string | undefined) {
+    const cause = causeOf(req.principal)
+    const { outcome, order } = await cancelOrder(
+      { db, now },
+      { orderId: id, reason: reason ?? `cancelled by ${cause}`, cause, actor: req.principal?.sub, principal: req.principal, ctx: contextOf(req) },
+    )
+    await written(order)
+    audit(req, 'order.cancel', id, { outcome })
+    if (outcome === 'compensating') return reply.code(202).header('etag', `"${order.version}"`).send({ order: orderJson(order), cancellation: 'compensating' })
+    return sendOrder(reply, order)
+  }
+
+  app.delete(
+    '/api/orders/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Cancel an order',
+        description: '200 with the cancelled order when it was cancelled at once (or already was); 202 while the saga releases stock and refunds the payment first; 409 for a delivered order.',
+        params: IdParams,
+        querystring: Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })) }),
+        response: { 200: OrderJson, 202: CancelJson },
+      },
+    },
+    async (req, reply) => cancel(req, reply, req.params.id, req.query.reason),
+  )
+
+  async function transition(req: FastifyRequest, reply: FastifyReply, id: string, to: OrderStatus, ifMatch: string | undefined, reason?: string) {
+    const { order, changed } = await changeStatus(
+      { db, now },
+      { orderId: id, to, expectedVersion: parseIfMatch(ifMatch), cause: causeOf(req.principal), reason, actor: req.principal?.sub, ctx: contextOf(req) },
+    )
+    if (changed) await written(order)
+    audit(req, 'order.status', id, { to, changed })
+    return sendOrder(reply, order)
+  }
+
+  app.put(
+    '/api/orders/:id/status',
+    {
+      config: staff,
+      validatorCompiler: documentOnly,
+      schema: {
+        tags,
+        summary: "Change an order's status (operators)",
+        description: 'PENDING → CONFIRMED → PROCESSING → SHIPPED → DELIVERED; CANCELLED starts the cancellation (as DELETE). Setting the current status again changes nothing (200). Other transitions are 409.',
+        params: IdParams,
+        headers: IfMatch,
+        body: Type.Object({ newStatus: Status, reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+        response: { 200: OrderJson, 202: CancelJson },
+      },
+    },
+    async (req, reply) => {
+      if (!UUID_RE.test(req.params.id)) throw badId()
+      const body = (req.body ?? {}) as { newStatus?: unknown; reason?: unknown }
+      const errors = []
+      if (body.newStatus === undefined || body.newStatus === null) errors.push({ field: 'newStatus', message: 'is required' })
+      else if (!isOrderStatus(body.newStatus)) errors.push({ field: 'newStatus', message: `must be one of ${orderStatuses.join(', ')}` })
+      if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > 500)) errors.push({ field: 'reason', message: 'must be text of at most 500 characters' })
+      if (errors.length) throw new AppError('order.validation', 'The status change is invalid; see errors.', { errors })
+      const to = body.newStatus as OrderStatus
+      const reason = body.reason as string | undefined
+      if (to === 'CANCELLED') return cancel(req, reply, req.params.id, reason)
+      return transition(req, reply, req.params.id, to, req.headers['if-match'], reason)
+    },
+  )
+
+  const shortcuts = { confirm: 'CONFIRMED', process: 'PROCESSING', ship: 'SHIPPED', deliver: 'DELIVERED' } as const
+  for (const [action, to] of Object.entries(shortcuts)) {
+    app.post(
+      `/api/orders/:id/${action}`,
+      { config: staff, validatorCompiler: documentOnly, schema: { tags, summary: `Move an order to ${to} (operators)`, params: IdParams, headers: IfMatch, response: { 200: OrderJson } } },
+      async (req, reply) => {
+        if (!UUID_RE.test(req.params.id)) throw badId()
+        return transition(req, reply, req.params.id, to, req.headers['if-match'])
+      },
+    )
+  }
+
+  registerSagaRoutes(app, { db: deps.db, stepTimeoutSeconds: deps.stepTimeoutSeconds, afterCommit: async (orderId) => cache?.refresh(orderId) })
+  if (deps.live) registerLiveRoutes(app, { db, live: deps.live })
+
+  app.get(
+    '/actuator/caches',
+    { config: staff, schema: { hide: true, tags: ['actuator'], summary: 'Hits, misses, hit ratio, loads, invalidations, errors and load latency per cache' } },
+    async () => deps.caches?.snapshot() ?? { caches: {} },
+  )
+  return app
+}

@@ -1,0 +1,292 @@
+// SQL for orders, their lines, their history and idempotency keys. Reads of one order go through getOrder,
+// the single place a cache can wrap.
+import { sql, type ColumnType, type Generated, type Kysely, type Selectable } from 'kysely'
+import type { ChangeCause } from './change-status.ts'
+import type { Order, OrderItem, OrderStatus } from './order.ts'
+
+type Timestamp = ColumnType<Date, Date, Date>
+
+export interface OrdersTable {
+  id: string
+  customer_id: string
+  status: OrderStatus
+  total_cents: number
+  currency: string
+  street_address: string
+  city: string
+  state: string | null
+  postal_code: string
+  country: string
+  phone_number: string | null
+  delivery_instructions: string | null
+  payment_token: string | null
+  created_at: Timestamp
+  updated_at: Timestamp
+  version: number
+}
+
+export interface OrderItemsTable {
+  id: string
+  order_id: string
+  line_no: number
+  product_id: string
+  product_name: string
+  quantity: number
+  unit_price_cents: number
+  total_cents: number
+}
+
+export interface OrderHistoryTable {
+  id: Generated<number>
+  order_id: string
+  from_status: OrderStatus | null
+  to_status: OrderStatus
+  cause: ChangeCause
+  reason: string | null
+  actor: string | null
+  correlation_id: string
+  order_version: number
+  occurred_at: Timestamp
+}
+
+export interface IdempotencyKeysTable {
+  idempotency_key: string
+  customer_id: string
+  request_hash: string
+  order_id: string
+  created_at: Timestamp
+}
+
+export interface CatalogProductsTable {
+  product_id: string
+  inventory_item_id: string | null
+  product_name: string
+  unit_price_cents: number
+  is_active: boolean
+  is_discontinued: boolean
+  version: number
+  updated_at: Timestamp
+}
+
+export interface OrdersDb {
+  orders: OrdersTable
+  order_items: OrderItemsTable
+  order_history: OrderHistoryTable
+  idempotency_keys: IdempotencyKeysTable
+  catalog_products: CatalogProductsTable
+}
+
+export type Db = Kysely<OrdersDb>
+
+type OrderRow = Selectable<OrdersTable>
+
+const toOrder = (row: OrderRow, items: OrderItem[]): Order => ({
+  id: row.id,
+  customerId: row.customer_id,
+  status: row.status,
+  totalCents: row.total_cents,
+  currency: row.currency,
+  address: {
+    streetAddress: row.street_address,
+    city: row.city,
+    state: row.state,
+    postalCode: row.postal_code,
+    country: row.country,
+    phoneNumber: row.phone_number,
+  },
+  deliveryInstructions: row.delivery_instructions,
+  paymentToken: row.payment_token,
+  items,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  version: row.version,
+})
+
+export async function insertOrder(tx: Db, order: Order, newId: () => string): Promise<void> {
+  await tx
+    .insertInto('orders')
+    .values({
+      id: order.id,
+      customer_id: order.customerId,
+      status: order.status,
+      total_cents: order.totalCents,
+      currency: order.currency,
+      street_address: order.address.streetAddress,
+      city: order.address.city,
+      state: order.address.state,
+      postal_code: order.address.postalCode,
+      country: order.address.country,
+      phone_number: order.address.phoneNumber,
+      delivery_instructions: order.deliveryInstructions,
+      payment_token: order.paymentToken,
+      created_at: order.createdAt,
+      updated_at: order.updatedAt,
+      version: order.version,
+    })
+    .execute()
+  if (order.items.length === 0) return
+  await tx
+    .insertInto('order_items')
+    .values(
+      order.items.map((item, i) => ({
+        id: newId(),
+        order_id: order.id,
+        line_no: i + 1,
+        product_id: item.productId,
+        product_name: item.productName,
+        quantity: item.quantity,
+        unit_price_cents: item.unitPriceCents,
+        total_cents: item.totalCents,
+      })),
+    )
+    .execute()
+}
+
+async function itemsOf(db: Db, orderIds: string[]): Promise<Map<string, OrderItem[]>> {
+  const byOrder = new Map<string, OrderItem[]>(orderIds.map((id) => [id, []]))
+  if (orderIds.length === 0) return byOrder
+  const rows = await db.selectFrom('order_items').selectAll().where('order_id', 'in', orderIds).orderBy('order_id').orderBy('line_no').execute()
+  for (const r of rows) {
+    byOrder.get(r.order_id)?.push({ productId: r.product_id, productName: r.product_name, quantity: r.quantity, unitPriceCents: r.unit_price_cents, totalCents: r.total_cents })
+  }
+  return byOrder
+}
+
+/** The order with its lines, or null. Every read of one order goes through here. */
+export async function getOrder(db: Db, id: string): Promise<Order | null> {
+  const row = await db.selectFrom('orders').selectAll().where('id', '=', id).executeTakeFirst()
+  if (!row) return null
+  return toOrder(row, (await itemsOf(db, [id])).get(id) ?? [])
+}
+
+/** Locks the order row until the transaction ends; null when there is no such order. */
+export async function lockOrder(tx: Db, id: string): Promise<Order | null> {
+  const row = await tx.selectFrom('orders').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
+  if (!row) return null
+  return toOrder(row, (await itemsOf(tx, [id])).get(id) ?? [])
+}
+
+/** Guarded by the version the caller read: a concurrent change makes it return null instead of overwriting. */
+export async function updateOrderStatus(tx: Db, input: { id: string; expectedVersion: number; status: OrderStatus; now: Date }): Promise<{ version: number; updatedAt: Date } | null> {
+  const row = await tx
+    .updateTable('orders')
+    .set((eb) => ({ status: input.status, updated_at: input.now, version: eb('version', '+', 1) }))
+    .where('id', '=', input.id)
+    .where('version', '=', input.expectedVersion)
+    .returning(['version', 'updated_at'])
+    .executeTakeFirst()
+  return row ? { version: row.version, updatedAt: row.updated_at } : null
+}
+
+// --- lists --------------------------------------------------------------------------------------------------------
+
+export const sortColumns = { createdAt: 'created_at', updatedAt: 'updated_at', totalAmount: 'total_cents', status: 'status' } as const
+export type SortField = keyof typeof sortColumns
+
+export interface ListQuery {
+  filter: { status?: OrderStatus; customerId?: string }
+  page: number
+  size: number
+  sort: { field: SortField; direction: 'asc' | 'desc' }
+}
+
+export async function listOrders(db: Db, q: ListQuery): Promise<{ orders: Order[]; total: number }> {
+  let base = db.selectFrom('orders')
+  if (q.filter.status) base = base.where('status', '=', q.filter.status)
+  if (q.filter.customerId) base = base.where('customer_id', '=', q.filter.customerId)
+  const [rows, count] = await Promise.all([
+    base
+      .selectAll()
+      .orderBy(sortColumns[q.sort.field], q.sort.direction)
+      .orderBy('id', q.sort.direction) // a total order, so pages never overlap or skip rows
+      .limit(q.size)
+      .offset(q.page * q.size)
+      .execute(),
+    base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  ])
+  const items = await itemsOf(db, rows.map((r) => r.id))
+  return { orders: rows.map((r) => toOrder(r, items.get(r.id) ?? [])), total: Number(count.n) }
+}
+
+// --- history ------------------------------------------------------------------------------------------------------
+
+export interface HistoryEntry {
+  orderId: string
+  from: OrderStatus | null
+  to: OrderStatus
+  cause: ChangeCause
+  reason: string | null
+  actor: string | null
+  correlationId: string
+  orderVersion: number
+  at: Date
+}
+
+export async function insertHistory(tx: Db, e: HistoryEntry): Promise<void> {
+  await tx
+    .insertInto('order_history')
+    .values({
+      order_id: e.orderId,
+      from_status: e.from,
+      to_status: e.to,
+      cause: e.cause,
+      reason: e.reason,
+      actor: e.actor,
+      correlation_id: e.correlationId,
+      order_version: e.orderVersion,
+      occurred_at: e.at,
+    })
+    .execute()
+}
+
+const historyEntryOf = (r: Selectable<OrderHistoryTable>): HistoryEntry => ({
+  orderId: r.order_id,
+  from: r.from_status,
+  to: r.to_status,
+  cause: r.cause,
+  reason: r.reason,
+  actor: r.actor,
+  correlationId: r.correlation_id,
+  orderVersion: Number(r.order_version),
+  at: r.occurred_at,
+})
+
+export async function listHistory(db: Db, orderId: string): Promise<HistoryEntry[]> {
+  const rows = await db.selectFrom('order_history').selectAll().where('order_id', '=', orderId).orderBy('id').execute()
+  return rows.map(historyEntryOf)
+}
+
+/** The entry written with this version of the order, or, without a version, the latest one; null if none. */
+export async function findHistoryEntry(db: Db, orderId: string, version?: number): Promise<HistoryEntry | null> {
+  let q = db.selectFrom('order_history').selectAll().where('order_id', '=', orderId)
+  if (version !== undefined) q = q.where('order_version', '=', version)
+  const row = await q.orderBy('id', 'desc').limit(1).executeTakeFirst()
+  return row ? historyEntryOf(row) : null
+}
+
+// --- idempotency keys ---------------------------------------------------------------------------------------------
+
+/**
+ * Claims the key for this request in the caller's transaction. A concurrent transaction holding the same key
+ * makes this wait until it ends: then the key is ours (it rolled back) or theirs (it committed).
+ */
+export async function claimIdempotencyKey(
+  tx: Db,
+  claim: { key: string; customerId: string; requestHash: string; orderId: string; now: Date },
+): Promise<{ claimed: true } | { claimed: false; requestHash: string; customerId: string; orderId: string }> {
+  const inserted = await tx
+    .insertInto('idempotency_keys')
+    .values({ idempotency_key: claim.key, customer_id: claim.customerId, request_hash: claim.requestHash, order_id: claim.orderId, created_at: claim.now })
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .returning('idempotency_key')
+    .executeTakeFirst()
+  if (inserted) return { claimed: true }
+  const existing = await tx.selectFrom('idempotency_keys').selectAll().where('idempotency_key', '=', claim.key).executeTakeFirstOrThrow()
+  return { claimed: false, requestHash: existing.request_hash, customerId: existing.customer_id, orderId: existing.order_id }
+}
+
+/** Keys older than the retention are forgotten: a retry after that creates a new order. */
+export async function pruneIdempotencyKeys(db: Db, olderThan: Date): Promise<number> {
+  const r = await sql`DELETE FROM idempotency_keys WHERE created_at < ${olderThan}`.execute(db)
+  return Number(r.numAffectedRows ?? 0)
+}

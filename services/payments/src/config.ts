@@ -1,0 +1,12 @@
+import { Type } from 'typebox'
+import { configSchema, loadConfig } from '@trackops/http'
+
+export const paymentsConfigSchema = configSchema({
+  PAYMENTS_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8085 }),
+  PAYMENTS_DATABASE_URL: Type.String({ minLength: 1 }),
+  /** Per gateway attempt; a call makes up to 3 attempts. Kept ≤ 5 s: the handler's transaction waits for it. */
+  PAYMENT_GATEWAY_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 5_000, default: 2_000 }),
+})
+
+export const loadPaymentsConfig = (env: Record<string, string | undefined>) => loadConfig(paymentsConfigSchema, env)
+export type PaymentsConfig = ReturnType<typeof loadPaymentsConfig>

@@ -1,0 +1,146 @@
+// Payment API: read-only views of payments and their refunds. Operators and admins see every payment;
+// a customer sees only a payment whose customer is them (any other id answers 404, so ids cannot be probed).
+import { Type, type Static } from 'typebox'
+import type { Logger } from 'pino'
+import { AppError, canSee, createApp, ProblemSchema, type AppOptions, type Health, type Verifier } from '@trackops/http'
+import { findPayment, listPayments, type Db, type PaymentView } from './payment-store.ts'
+
+export interface PaymentsAppDeps {
+  db: Db
+  logger: Logger
+  health: Health
+  verify?: Verifier
+  rateLimit?: AppOptions['rateLimit']
+  metricsPublic?: boolean
+}
+
+const Problem = ProblemSchema as unknown as ReturnType<typeof Type.Unsafe>
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
+const Status = Type.Enum(['PENDING', 'CHARGED', 'FAILED', 'REFUNDED', 'REFUND_NOT_NEEDED'])
+
+const RefundResponse = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  status: Type.Union([Type.Literal('REFUNDED'), Type.Literal('NOT_NEEDED')]),
+  amount: Type.Number(),
+  amountCents: Type.Integer(),
+  reason: Type.String(),
+  gatewayRefundId: Nullable(Type.String()),
+  createdAt: Type.String({ format: 'date-time' }),
+})
+const PaymentResponse = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  orderId: Type.String({ format: 'uuid' }),
+  sagaId: Type.String({ format: 'uuid' }),
+  customerId: Nullable(Type.String({ format: 'uuid' })),
+  amount: Type.Number({ description: 'Decimal amount in the currency (minor units / 100).' }),
+  amountCents: Type.Integer(),
+  currency: Nullable(Type.String()),
+  status: Status,
+  gatewayChargeId: Nullable(Type.String()),
+  failureCode: Nullable(Type.String()),
+  failureReason: Nullable(Type.String()),
+  attempts: Type.Integer({ description: 'Gateway attempts made for the charge.' }),
+  refund: Nullable(RefundResponse),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+})
+type PaymentResponse = Static<typeof PaymentResponse>
+
+const Page = Type.Object({
+  content: Type.Array(PaymentResponse),
+  page: Type.Integer(),
+  size: Type.Integer(),
+  totalElements: Type.Integer(),
+  totalPages: Type.Integer(),
+})
+
+const toDecimal = (cents: number) => cents / 100
+
+export function toPaymentResponse(p: PaymentView): PaymentResponse {
+  return {
+    id: p.id,
+    orderId: p.order_id,
+    sagaId: p.saga_id,
+    customerId: p.customer_id,
+    amount: toDecimal(p.amount_cents),
+    amountCents: p.amount_cents,
+    currency: p.currency,
+    status: p.status,
+    gatewayChargeId: p.gateway_charge_id,
+    failureCode: p.failure_code,
+    failureReason: p.failure_reason,
+    attempts: p.attempts,
+    refund: p.refund && {
+      id: p.refund.id,
+      status: p.refund.status,
+      amount: toDecimal(p.refund.amount_cents),
+      amountCents: p.refund.amount_cents,
+      reason: p.refund.reason,
+      gatewayRefundId: p.refund.gateway_refund_id,
+      createdAt: p.refund.created_at.toISOString(),
+    },
+    createdAt: p.created_at.toISOString(),
+    updatedAt: p.updated_at.toISOString(),
+  }
+}
+
+export async function buildApp(deps: PaymentsAppDeps) {
+  const app = await createApp({
+    name: 'payments',
+    title: 'TrackOps payments',
+    description: 'The payment step of the order saga behind a gateway interface (sandbox gateway by default). Payments are created by PROCESS_PAYMENT commands; this API reads them.',
+    logger: deps.logger,
+    health: deps.health,
+    ...(deps.verify ? { verify: deps.verify } : {}),
+    ...(deps.rateLimit ? { rateLimit: deps.rateLimit } : {}),
+    ...(deps.metricsPublic !== undefined ? { metricsPublic: deps.metricsPublic } : {}),
+  })
+  const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem }
+  const notFound = (what: string) => new AppError('payment.not-found', `No payment ${what}.`)
+
+  app.get('/api/payments/:id', {
+    schema: {
+      tags: ['payments'],
+      summary: 'A payment by id (customers: only their own)',
+      params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+      response: { 200: PaymentResponse, ...errors },
+    },
+  }, async (req) => {
+    const payment = await findPayment(deps.db, { id: req.params.id })
+    if (!payment || !canSee(req.principal, payment.customer_id ?? '')) throw notFound(`with id ${req.params.id}`)
+    return toPaymentResponse(payment)
+  })
+
+  app.get('/api/payments/order/:orderId', {
+    schema: {
+      tags: ['payments'],
+      summary: "An order's payment (customers: only their own)",
+      params: Type.Object({ orderId: Type.String({ format: 'uuid' }) }),
+      response: { 200: PaymentResponse, ...errors },
+    },
+  }, async (req) => {
+    const payment = await findPayment(deps.db, { orderId: req.params.orderId })
+    if (!payment || !canSee(req.principal, payment.customer_id ?? '')) throw notFound(`for order ${req.params.orderId}`)
+    return toPaymentResponse(payment)
+  })
+
+  app.get('/api/payments', {
+    config: { auth: ['operator', 'admin'] },
+    schema: {
+      tags: ['payments'],
+      summary: 'Payments, newest first (operators and admins)',
+      querystring: Type.Object({
+        status: Type.Optional(Status),
+        page: Type.Integer({ minimum: 0, maximum: 100_000, default: 0 }),
+        size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+      }),
+      response: { 200: Page, ...errors },
+    },
+  }, async (req) => {
+    const { status, page, size } = req.query
+    const { rows, total } = await listPayments(deps.db, { status, page, size })
+    return { content: rows.map(toPaymentResponse), page, size, totalElements: total, totalPages: Math.ceil(total / size) }
+  })
+
+  return app
+}

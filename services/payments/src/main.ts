@@ -1,0 +1,85 @@
+// Composition root of the payment service: config → db, producer, gateway → HTTP app → consumer → listen.
+import { randomUUID } from 'node:crypto'
+import { Topics } from '@trackops/contracts'
+import { createConsumer, createDb, createKafkaAdmin, createKafkaProducer, consumerLagComponent, debeziumComponent, databaseComponent, kafkaComponent, initTracing } from '@trackops/messaging'
+import { createHealth, createLogger, createRateLimiter, createRedis, createVerifier, onShutdown, redisComponent, rateLimitSettings } from '@trackops/http'
+import { loadPaymentsConfig } from './config.ts'
+import { createResilientGateway, createSandboxGateway, gatewayHealth } from './gateway.ts'
+import { createPaymentHandler, paymentsConsumerGroup } from './handlers.ts'
+import { buildApp } from './http.ts'
+import type { PaymentsDb } from './payment-store.ts'
+
+const config = loadPaymentsConfig(process.env)
+// Before anything opens a span: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and exported.
+initTracing('payments', config.OTEL_EXPORTER_OTLP_ENDPOINT)
+const logger = createLogger('payments', config.LOG_LEVEL)
+const brokers = config.KAFKA_BROKERS.split(',')
+
+const db = createDb<PaymentsDb>(config.PAYMENTS_DATABASE_URL, { applicationName: 'trackops-payments', notifyOutbox: config.EVENT_PUBLISHING_STRATEGY === 'outbox' })
+// The sandbox stands for an external processor: its own small pool, never the handler's transaction.
+const sandboxDb = createDb(config.PAYMENTS_DATABASE_URL, { max: 4, applicationName: 'trackops-payments-gateway-sandbox' })
+const producer = createKafkaProducer({ brokers, clientId: 'payments' })
+const admin = createKafkaAdmin({ brokers, clientId: 'payments-health' })
+const redis = config.RATE_LIMIT_ENABLED === 'true' ? createRedis(config.REDIS_URL, 'payments') : null
+
+const gateway = createResilientGateway(createSandboxGateway(sandboxDb), { timeoutMs: config.PAYMENT_GATEWAY_TIMEOUT_MS })
+gateway.onStateChange((state) => {
+  logger[state === 'open' ? 'error' : 'info']({ breaker: 'payment_gateway', state }, 'payment gateway circuit breaker changed state')
+})
+
+const health = createHealth()
+health.register('db', databaseComponent(db))
+health.register('kafka', kafkaComponent(admin))
+health.register('consumerLag', consumerLagComponent())
+if (config.EVENT_PUBLISHING_STRATEGY === 'debezium') {
+  health.register('debezium', debeziumComponent({ connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-payments-outbox', slot: 'trackops_payments_outbox', db }))
+}
+health.register('paymentGateway', gatewayHealth(gateway, { gateway: 'sandbox', timeoutMs: config.PAYMENT_GATEWAY_TIMEOUT_MS }))
+if (redis) {
+  health.register('redis', redisComponent(redis))
+}
+
+const app = await buildApp({
+  db,
+  logger,
+  health,
+  verify: createVerifier({ secret: config.JWT_SECRET, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
+  ...(redis
+    ? {
+        rateLimit: createRateLimiter(redis, 'payments', rateLimitSettings(config)),
+      }
+    : {}),
+  metricsPublic: config.METRICS_PUBLIC === 'true',
+})
+
+const consumer = createConsumer({
+  db,
+  brokers,
+  producer,
+  logger,
+  group: paymentsConsumerGroup,
+  topics: [Topics.paymentCommands],
+  handle: createPaymentHandler({ gateway, now: () => new Date(), newId: randomUUID }),
+})
+
+await app.listen({ host: config.HOST, port: config.PAYMENTS_PORT })
+// Kafka may come up after us: keep trying in the background instead of crashing the HTTP side.
+void (async function startConsumer(delayMs = 1_000): Promise<void> {
+  try {
+    await consumer.start()
+  } catch (error) {
+    logger.warn({ err: error, retryInMs: delayMs }, 'consumer could not start; retrying')
+    await new Promise((r) => setTimeout(r, delayMs))
+    return startConsumer(Math.min(delayMs * 2, 30_000))
+  }
+})()
+
+onShutdown(logger, [
+  () => app.close(),
+  () => consumer.stop(),
+  () => producer.close(),
+  () => admin.close(),
+  async () => redis?.disconnect(),
+  () => sandboxDb.destroy(),
+  () => db.destroy(),
+])

@@ -1,0 +1,18 @@
+import client from 'prom-client'
+import type { BreakerState } from './gateway.ts'
+
+const existing = <T>(name: string) => client.register.getSingleMetric(name) as T | undefined
+
+export const paymentMetrics = {
+  payments:
+    existing<client.Counter>('trackops_payments_total') ??
+    new client.Counter({ name: 'trackops_payments_total', help: 'Payment decisions, by outcome (processed, failed, refunded, refund_not_needed).', labelNames: ['outcome'] }),
+  breaker:
+    existing<client.Gauge>('trackops_circuit_breaker_state') ??
+    new client.Gauge({ name: 'trackops_circuit_breaker_state', help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open.', labelNames: ['breaker'] }),
+  gatewayAttempts:
+    existing<client.Histogram>('trackops_payment_gateway_attempts') ??
+    new client.Histogram({ name: 'trackops_payment_gateway_attempts', help: 'Gateway attempts per payment operation.', labelNames: ['operation'], buckets: [1, 2, 3, 4] }),
+}
+
+export const breakerValue = (state: BreakerState) => (state === 'closed' ? 0 : state === 'half-open' ? 1 : 2)

@@ -1,0 +1,59 @@
+// A readable, self-contained HTML rendering of the AsyncAPI document (no scripts, no external CDN): every
+// channel with its messages, each message with its summary, headers and JSON schema.
+interface AsyncApiMessage {
+  name: string
+  summary?: string
+  headers?: unknown
+  payload?: unknown
+}
+interface AsyncApiDoc {
+  info: { title: string; version: string; description?: string }
+  channels: Record<string, { address: string; description?: string; messages: Record<string, { $ref?: string }> }>
+  components: { messages: Record<string, AsyncApiMessage> }
+}
+
+const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
+const anchor = (s: string) => s.replace(/[^\w-]/g, '-')
+
+export function renderAsyncApiPage(document: Record<string, unknown>): string {
+  const doc = document as unknown as AsyncApiDoc
+  const messages = doc.components.messages
+  const channelNames = Object.keys(doc.channels).sort()
+
+  const toc = channelNames
+    .map((name) => `<li><a href="#channel-${anchor(name)}"><code>${escape(name)}</code></a> <span class="n">${Object.keys(doc.channels[name]!.messages).length || ''}</span></li>`)
+    .join('')
+
+  const channels = channelNames
+    .map((name) => {
+      const channel = doc.channels[name]!
+      const list = Object.keys(channel.messages)
+        .map((type) => {
+          const m = messages[type]
+          if (!m) return ''
+          return `<details id="message-${anchor(type)}"><summary><code>${escape(type)}</code> — ${escape(m.summary ?? '')}</summary>
+<h4>Headers</h4><pre>${escape(JSON.stringify(m.headers ?? {}, null, 2))}</pre>
+<h4>Payload (envelope and data schema)</h4><pre>${escape(JSON.stringify(m.payload ?? {}, null, 2))}</pre></details>`
+        })
+        .join('\n')
+      return `<section id="channel-${anchor(name)}"><h2><code>${escape(channel.address)}</code></h2>
+<p>${escape(channel.description ?? '')}</p>${list || '<p class="muted">No business messages (see the description).</p>'}</section>`
+    })
+    .join('\n')
+
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escape(doc.info.title)} ${escape(doc.info.version)}</title>
+<style>
+body{font:15px/1.5 system-ui,sans-serif;margin:0 auto;max-width:1000px;padding:1rem 2rem;color:#1d2330}
+code,pre{font-family:ui-monospace,Menlo,Consolas,monospace}pre{background:#f4f6f8;padding:.75rem;overflow:auto;font-size:13px;border-radius:4px}
+section{border-top:1px solid #d8dde3;margin-top:1.5rem}details{margin:.5rem 0}summary{cursor:pointer}
+.muted,.n{color:#6b7480}ul.toc{columns:2}
+</style></head><body>
+<h1>${escape(doc.info.title)} <small class="muted">${escape(doc.info.version)}</small></h1>
+<p>${escape(doc.info.description ?? '')}</p>
+<p>Machine-readable: <a href="/asyncapi.json">/asyncapi.json</a> (AsyncAPI 3.0).</p>
+<h2>Channels</h2><ul class="toc">${toc}</ul>
+${channels}
+</body></html>`
+}

@@ -1,0 +1,308 @@
+// The relay's operations API: outbox rows of every service database (/api/events), dead letters and parked
+// records (/api/dlq), and the AsyncAPI document (/asyncapi.json, readable at /asyncapi). Reads are for
+// operators and admins; replaying and discarding dead letters is for admins and is written to the audit log.
+import { Type } from 'typebox'
+import type { Logger } from 'pino'
+import { buildAsyncApi, isMessageType } from '@trackops/contracts'
+import type { KafkaProducer } from '@trackops/messaging'
+import { AppError, createApp, ProblemSchema, type AppOptions, type Health } from '@trackops/http'
+import { renderAsyncApiPage } from './asyncapi-page.ts'
+import { dlqStats, dlqStatuses, findDeadLetter, listDeadLetters, requestReplays, resolveDeadLetter } from './dlq-store.ts'
+import { findEvent, listOfAggregate, listOfType, listUnpublished, outboxStats, publishAll, publishUntil } from './events-store.ts'
+import { selectSources, sourceNames, type Source } from './sources.ts'
+
+export interface RelayAppDeps {
+  sources: Source[]
+  strategy: 'debezium' | 'outbox'
+  /** Needed only under the outbox strategy (publishing on demand). */
+  producer: KafkaProducer | null
+  logger: Logger
+  health: Health
+  verify?: AppOptions['verify']
+  rateLimit?: AppOptions['rateLimit']
+  metricsPublic?: boolean
+  batchSize?: number
+  version?: string
+}
+
+const Problem = ProblemSchema as unknown as ReturnType<typeof Type.Unsafe>
+const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 503: Problem }
+const readers = ['operator', 'admin'] as ('operator' | 'admin')[]
+const admins = ['admin'] as 'admin'[]
+const MAX_WINDOW = 10_000
+const AGGREGATE_LIMIT = 500
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
+const SourceName = Type.Enum([...sourceNames], { description: 'Only this service database.' })
+const Paging = {
+  page: Type.Integer({ minimum: 0, default: 0 }),
+  size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+}
+const Uuid = Type.String({ format: 'uuid' })
+const Event = Type.Object({
+  id: Type.String(),
+  source: Type.String(),
+  seq: Type.Integer(),
+  topic: Type.String(),
+  aggregateType: Type.String(),
+  aggregateId: Type.String(),
+  eventType: Type.String(),
+  payload: Type.Unknown(),
+  correlationId: Type.String(),
+  traceparent: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  published: Type.Boolean(),
+  publishedAt: Nullable(Type.String({ format: 'date-time' })),
+  attempts: Type.Integer(),
+  lastError: Nullable(Type.String()),
+})
+const Letter = Type.Object({
+  id: Type.String(),
+  source: Type.String(),
+  consumerGroup: Type.String(),
+  topic: Type.String(),
+  partition: Type.Integer(),
+  offset: Type.String(),
+  key: Type.String(),
+  messageId: Nullable(Type.String()),
+  messageType: Nullable(Type.String()),
+  error: Type.String(),
+  attempts: Type.Integer(),
+  status: Type.String(),
+  parkedCount: Type.Integer(),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  resolvedBy: Nullable(Type.String()),
+})
+const LetterDetail = Type.Object({
+  ...Letter.properties,
+  value: Type.Unknown(),
+  headers: Type.Record(Type.String(), Type.String()),
+  parked: Type.Array(Type.Object({
+    seq: Type.Integer(), partition: Type.Integer(), offset: Type.String(), messageId: Nullable(Type.String()),
+    messageType: Nullable(Type.String()), parkedAt: Type.String({ format: 'date-time' }),
+  })),
+})
+const pageOf = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
+  Type.Object({ content: Type.Array(item), page: Type.Integer(), size: Type.Integer(), totalElements: Type.Integer(), totalPages: Type.Integer() })
+
+function window(page: number, size: number) {
+  if ((page + 1) * size > MAX_WINDOW) {
+    throw new AppError('request.bad-request', `page × size may reach at most ${MAX_WINDOW} rows; narrow the filter instead.`)
+  }
+}
+const paged = <T>(content: T[], total: number, page: number, size: number) => ({ content, page, size, totalElements: total, totalPages: Math.ceil(total / size) })
+
+export async function buildApp(deps: RelayAppDeps) {
+  const app = await createApp({
+    name: 'relay',
+    title: 'TrackOps event relay',
+    description: 'Outbox publishing (outbox strategy), outbox and dead-letter operations over every service database, DLQ replay, and the AsyncAPI document of all events.',
+    logger: deps.logger,
+    health: deps.health,
+    ...(deps.verify ? { verify: deps.verify } : {}),
+    ...(deps.rateLimit ? { rateLimit: deps.rateLimit } : {}),
+    ...(deps.metricsPublic !== undefined ? { metricsPublic: deps.metricsPublic } : {}),
+  })
+  const { sources, strategy } = deps
+  const batchSize = deps.batchSize ?? 500
+  const asyncApi = buildAsyncApi(deps.version ?? '0.1.0')
+  const asyncApiPage = renderAsyncApiPage(asyncApi)
+
+  function publisher(): KafkaProducer {
+    if (strategy === 'debezium') {
+      throw new AppError('events.conflict', 'Publishing is done by Debezium (EVENT_PUBLISHING_STRATEGY=debezium): the relay does not publish outbox rows.')
+    }
+    if (!deps.producer) throw new AppError('events.unavailable', 'The relay has no Kafka producer.')
+    return deps.producer
+  }
+
+  // --- AsyncAPI --------------------------------------------------------------------------------------------------
+  app.get('/asyncapi.json', { config: { auth: 'public' }, schema: { tags: ['asyncapi'], summary: 'The AsyncAPI 3.0 document of every TrackOps topic and message' } }, async () => asyncApi)
+  app.get('/asyncapi', { config: { auth: 'public' }, schema: { tags: ['asyncapi'], summary: 'The AsyncAPI document as a readable page' } }, async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").send(asyncApiPage),
+  )
+
+  // --- outbox ----------------------------------------------------------------------------------------------------
+  app.get('/api/events/stats', {
+    config: { auth: readers },
+    schema: { tags: ['events'], summary: 'Outbox counts per source database', response: { 401: Problem, 403: Problem } },
+  }, async () => {
+    const stats = await outboxStats(sources)
+    return {
+      strategy,
+      ...(strategy === 'debezium' ? { note: 'Under debezium the WAL is the publisher: rows stay unpublished here until pruned; see /actuator/health debezium.' } : {}),
+      sources: stats.map((s) => ('value' in s ? s.value : { source: s.source.name, error: s.error })),
+      timestamp: new Date().toISOString(),
+    }
+  })
+
+  app.get('/api/events/unprocessed', {
+    config: { auth: readers },
+    schema: { tags: ['events'], summary: 'Unpublished outbox rows, oldest first', querystring: Type.Object({ ...Paging, source: Type.Optional(SourceName) }), response: { 200: pageOf(Event), ...errors } },
+  }, async (req) => {
+    const { page, size, source } = req.query
+    window(page, size)
+    const { content, total } = await listUnpublished(selectSources(sources, source), page, size)
+    return paged(content, total, page, size)
+  })
+
+  app.get('/api/events/aggregate/:aggregateId', {
+    config: { auth: readers },
+    schema: {
+      tags: ['events'], summary: `Retained outbox rows of one aggregate, in write order (at most ${AGGREGATE_LIMIT})`,
+      params: Type.Object({ aggregateId: Type.String({ minLength: 1, maxLength: 200 }) }), response: { 200: Type.Array(Event), ...errors },
+    },
+  }, async (req) => listOfAggregate(sources, req.params.aggregateId, AGGREGATE_LIMIT))
+
+  app.get('/api/events/type/:eventType', {
+    config: { auth: readers },
+    schema: {
+      tags: ['events'], summary: 'Retained outbox rows of one message type, oldest first',
+      params: Type.Object({ eventType: Type.String({ minLength: 1, maxLength: 100 }) }),
+      querystring: Type.Object({ ...Paging, source: Type.Optional(SourceName) }), response: { 200: pageOf(Event), ...errors },
+    },
+  }, async (req) => {
+    const { eventType } = req.params
+    if (!isMessageType(eventType)) {
+      throw new AppError('events.validation', 'Unknown event type; see /asyncapi for the message types.', { errors: [{ field: 'params.eventType', message: 'is not a known message type' }] })
+    }
+    const { page, size, source } = req.query
+    window(page, size)
+    const { content, total } = await listOfType(selectSources(sources, source), eventType, page, size)
+    return paged(content, total, page, size)
+  })
+
+  app.get('/api/events/:id', {
+    config: { auth: readers },
+    schema: { tags: ['events'], summary: 'One outbox row by event id', params: Type.Object({ id: Uuid }), response: { 200: Event, ...errors } },
+  }, async (req) => {
+    const hit = await findEvent(sources, req.params.id)
+    if (!hit) throw new AppError('events.not-found', `No outbox row with id ${req.params.id} (rows are pruned after the retention period).`)
+    return hit.event
+  })
+
+  app.post('/api/events/:id/process', {
+    config: { auth: readers },
+    schema: { tags: ['events'], summary: 'Publish this row now (outbox strategy): runs publishing passes on its source until it is out', params: Type.Object({ id: Uuid }), response: { 404: Problem, 409: Problem, 503: Problem } },
+  }, async (req) => {
+    const hit = await findEvent(sources, req.params.id)
+    if (!hit) throw new AppError('events.not-found', `No outbox row with id ${req.params.id}.`)
+    const producer = publisher()
+    if (hit.event.published) return { id: hit.event.id, source: hit.source.name, published: true, alreadyPublished: true, publishedAt: hit.event.publishedAt, publishedCount: 0 }
+    let publishedCount: number
+    try {
+      publishedCount = await publishUntil(hit.source, producer, hit.event.id, batchSize)
+    } catch (error) {
+      throw new AppError('events.unavailable', `Kafka did not acknowledge the batch: ${(error as Error).message}`, { cause: error })
+    }
+    const after = await findEvent([hit.source], hit.event.id)
+    const published = after?.event.published ?? true // pruned meanwhile: it had been published
+    req.log.info({ eventId: hit.event.id, source: hit.source.name, published, publishedCount, actor: req.principal?.sub }, 'outbox row published on request')
+    return {
+      id: hit.event.id, source: hit.source.name, published, alreadyPublished: false, publishedAt: after?.event.publishedAt ?? null, publishedCount,
+      ...(published ? {} : { detail: 'Another relay pass holds this row\'s bucket; it publishes the row in order.' }),
+    }
+  })
+
+  app.post('/api/events/process-all', {
+    config: { auth: readers },
+    schema: {
+      tags: ['events'], summary: 'One publishing pass over every source (outbox strategy)',
+      querystring: Type.Object({ batchSize: Type.Integer({ minimum: 1, maximum: 5_000, default: batchSize }) }),
+      response: { 401: Problem, 403: Problem, 409: Problem },
+    },
+  }, async (req) => {
+    const producer = publisher()
+    const results = await publishAll(sources, producer, req.query.batchSize)
+    const bySource = results.map((r) => ('value' in r ? { source: r.source.name, published: r.value } : { source: r.source.name, published: 0, error: r.error }))
+    req.log.info({ bySource, actor: req.principal?.sub }, 'publishing pass on request')
+    return { strategy, batchSize: req.query.batchSize, published: bySource.reduce((n, s) => n + s.published, 0), sources: bySource, timestamp: new Date().toISOString() }
+  })
+
+  // --- dead letters ----------------------------------------------------------------------------------------------
+  const Filter = {
+    topic: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    group: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    key: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    source: Type.Optional(SourceName),
+  }
+
+  app.get('/api/dlq', {
+    config: { auth: readers },
+    schema: {
+      tags: ['dlq'], summary: 'Dead letters of every service database, newest first',
+      querystring: Type.Object({ ...Filter, status: Type.Optional(Type.Enum([...dlqStatuses])), ...Paging }),
+      response: { 200: pageOf(Letter), ...errors },
+    },
+  }, async (req) => {
+    const { page, size, source, topic, group, key, status } = req.query
+    window(page, size)
+    const { content, total } = await listDeadLetters(selectSources(sources, source), { topic, group, key, status }, page, size)
+    return paged(content, total, page, size)
+  })
+
+  app.get('/api/dlq/stats', {
+    config: { auth: readers },
+    schema: { tags: ['dlq'], summary: 'Dead letters and parked records per source, consumer group and topic', response: { 401: Problem, 403: Problem } },
+  }, async () => {
+    const stats = await dlqStats(sources)
+    return {
+      groups: stats.flatMap((s) => ('value' in s ? s.value : [])),
+      unavailable: stats.flatMap((s) => ('error' in s ? [{ source: s.source.name, error: s.error }] : [])),
+      timestamp: new Date().toISOString(),
+    }
+  })
+
+  app.get('/api/dlq/:id', {
+    config: { auth: readers },
+    schema: { tags: ['dlq'], summary: 'One dead letter with its record, headers and the records parked behind its key', params: Type.Object({ id: Uuid }), response: { 200: LetterDetail, ...errors } },
+  }, async (req) => {
+    const letter = await findDeadLetter(sources, req.params.id)
+    if (!letter) throw new AppError('dlq.not-found', `No dead letter with id ${req.params.id}.`)
+    return letter
+  })
+
+  const resolve = (to: 'REPLAY_REQUESTED' | 'DISCARDED') => async (req: { params: { id: string }; principal?: { sub: string } | undefined; log: Logger }) => {
+    const actor = req.principal?.sub ?? 'anonymous'
+    const result = await resolveDeadLetter(sources, req.params.id, to, actor)
+    if (result.outcome === 'not-found') throw new AppError('dlq.not-found', `No dead letter with id ${req.params.id}.`)
+    if (result.outcome === 'conflict') {
+      throw new AppError('dlq.conflict', `Dead letter ${req.params.id} is ${result.status}; only a DEAD letter can be ${to === 'DISCARDED' ? 'discarded' : 'replayed'}.`)
+    }
+    const action = to === 'DISCARDED' ? 'dlq.discard' : 'dlq.replay'
+    req.log.child({ audit: true, actor, action }).info({ deadLetterId: result.letter.id, source: result.letter.source, group: result.letter.consumerGroup, topic: result.letter.topic, key: result.letter.key }, `audit ${action}`)
+    return result.letter
+  }
+
+  app.post('/api/dlq/:id/replay', {
+    config: { auth: admins },
+    schema: { tags: ['dlq'], summary: "Request a replay: DEAD → REPLAY_REQUESTED; the owning service's consumer re-applies it within about a second", params: Type.Object({ id: Uuid }), response: { 200: Letter, ...errors } },
+  }, resolve('REPLAY_REQUESTED'))
+
+  app.post('/api/dlq/:id/discard', {
+    config: { auth: admins },
+    schema: { tags: ['dlq'], summary: 'Discard: DEAD → DISCARDED; the records parked behind its key then drain in order', params: Type.Object({ id: Uuid }), response: { 200: Letter, ...errors } },
+  }, resolve('DISCARDED'))
+
+  app.post('/api/dlq/replay', {
+    config: { auth: admins },
+    schema: {
+      tags: ['dlq'], summary: 'Request a replay of every DEAD letter matching the filter (topic, group and/or key required)',
+      body: Type.Object(Filter, { additionalProperties: false }),
+      response: { ...errors },
+    },
+  }, async (req) => {
+    const { source, topic, group, key } = req.body
+    if (!topic && !group && !key) {
+      throw new AppError('dlq.validation', 'Give at least one of topic, group or key: replaying every dead letter at once is not offered.', { errors: [{ field: 'topic', message: 'topic, group or key is required' }] })
+    }
+    const actor = req.principal?.sub ?? 'anonymous'
+    const results = await requestReplays(selectSources(sources, source), { topic, group, key }, actor)
+    const ids = results.flatMap((r) => r.ids)
+    req.log.child({ audit: true, actor, action: 'dlq.replay-matching' }).info({ filter: { source, topic, group, key }, deadLetterIds: ids }, 'audit dlq.replay-matching')
+    return { requested: ids.length, sources: results.map((r) => ({ source: r.source, requested: r.ids.length })), ids }
+  })
+
+  return app
+}

@@ -1,0 +1,89 @@
+// Composition root of the event relay: config → one pool per service database (as relay_svc), producer →
+// HTTP app → the polling publisher (outbox strategy only) → pruning and metrics timers → listen.
+import { createKafkaAdmin, createKafkaProducer, createRelay, pruneOutbox, initTracing } from '@trackops/messaging'
+import { createHealth, createLogger, createRateLimiter, createRedis, createVerifier, onShutdown, redisComponent, rateLimitSettings } from '@trackops/http'
+import { loadRelayConfig } from './config.ts'
+import { registerRelayHealth } from './health.ts'
+import { buildApp } from './http.ts'
+import { createRelayMetrics } from './metrics.ts'
+import { closeSources, createSources } from './sources.ts'
+
+const PRUNE_EVERY_MS = 60_000
+const METRICS_EVERY_MS = 10_000
+
+const config = loadRelayConfig(process.env)
+// Before anything opens a span: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and exported.
+initTracing('relay', config.OTEL_EXPORTER_OTLP_ENDPOINT)
+const logger = createLogger('relay', config.LOG_LEVEL)
+const brokers = config.KAFKA_BROKERS.split(',')
+const strategy = config.EVENT_PUBLISHING_STRATEGY
+
+const sources = createSources({
+  orders: config.RELAY_ORDERS_DATABASE_URL,
+  inventory: config.RELAY_INVENTORY_DATABASE_URL,
+  payments: config.RELAY_PAYMENTS_DATABASE_URL,
+})
+const producer = strategy === 'outbox' ? createKafkaProducer({ brokers, clientId: 'relay' }) : null
+const admin = createKafkaAdmin({ brokers, clientId: 'relay-health' })
+const redis = config.RATE_LIMIT_ENABLED === 'true' ? createRedis(config.REDIS_URL, 'relay') : null
+
+const health = createHealth()
+registerRelayHealth(health, { sources, strategy, admin, connectUrl: config.KAFKA_CONNECT_URL, backlogWarnSeconds: config.OUTBOX_BACKLOG_WARN_SECONDS })
+if (redis) {
+  health.register('redis', redisComponent(redis))
+}
+
+const app = await buildApp({
+  sources,
+  strategy,
+  producer,
+  logger,
+  health,
+  batchSize: config.RELAY_BATCH_SIZE,
+  verify: createVerifier({ secret: config.JWT_SECRET, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
+  ...(redis
+    ? {
+        rateLimit: createRateLimiter(redis, 'relay', rateLimitSettings(config)),
+      }
+    : {}),
+  metricsPublic: config.METRICS_PUBLIC === 'true',
+})
+
+// The publisher runs only under the outbox strategy; under debezium the WAL is the publisher.
+const relay = producer ? createRelay({ sources, producer, logger, pollMs: config.RELAY_POLL_MS, batchSize: config.RELAY_BATCH_SIZE }) : null
+
+// Pruning runs under both strategies (every copy may run it: the DELETE is idempotent). The inbox
+// (processed_events) is not pruned here: relay_svc has no DELETE on it, and its retention must outlast the
+// topics' retention anyway — each service prunes its own.
+async function prune() {
+  for (const source of sources) {
+    try {
+      const deleted = await pruneOutbox(source.db, { retentionSeconds: config.OUTBOX_RETENTION_SECONDS, strategy })
+      if (deleted > 0) logger.info({ source: source.name, deleted }, 'outbox pruned')
+    } catch (error) {
+      logger.warn({ err: error, source: source.name }, 'outbox pruning failed; will retry')
+    }
+  }
+}
+const metrics = createRelayMetrics({ sources, strategy, logger })
+const pruner = setInterval(() => void prune(), PRUNE_EVERY_MS)
+const refresher = setInterval(() => void metrics.refresh(), METRICS_EVERY_MS)
+void prune()
+void metrics.refresh()
+
+await app.listen({ host: config.HOST, port: config.RELAY_PORT })
+await relay?.start()
+logger.info({ strategy, sources: sources.map((s) => s.name) }, 'relay ready')
+
+onShutdown(logger, [
+  () => app.close(),
+  async () => {
+    clearInterval(pruner)
+    clearInterval(refresher)
+  },
+  async () => relay?.stop(),
+  async () => producer?.close(),
+  () => admin.close(),
+  async () => redis?.disconnect(),
+  () => closeSources(sources),
+])

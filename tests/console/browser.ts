@@ -1,0 +1,55 @@
+// Debian's Chromium driven by playwright-core for the console tests: never a downloaded browser, a fresh
+// profile per run, and one page (one sessionStorage, so one signed-in user) per role.
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { testEnv } from '../support/env.ts'
+
+export const consoleUrl = testEnv.urls.console
+export const screenshotDir = path.resolve(import.meta.dirname, '../../docs/screenshots')
+const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+export interface Browser {
+  context: BrowserContext
+  /** A new tab signed in with this token through the sign-in form. */
+  signedIn(token: string, startAt?: string): Promise<Page>
+  close(): Promise<void>
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  const profile = mkdtempSync(path.join(tmpdir(), 'trackops-console-'))
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1440, height: 900 },
+    deviceScaleFactor: 1,
+  })
+  const errors: string[] = []
+  context.on('page', (page) => page.on('pageerror', (e) => errors.push(e.message)))
+  return {
+    context,
+    async signedIn(token, startAt = '/') {
+      const page = await context.newPage()
+      page.on('pageerror', (e) => errors.push(`${page.url()}: ${e.message}`))
+      await page.goto(`${consoleUrl}/signin?next=${encodeURIComponent(startAt)}`)
+      await page.fill('[data-testid=token-input]', token)
+      await page.click('[data-testid=signin-submit]')
+      await page.waitForSelector('[data-testid=whoami]')
+      return page
+    },
+    async close() {
+      await context.close()
+      rmSync(profile, { recursive: true, force: true })
+      if (errors.length) throw new Error(`script errors in the console:\n${errors.join('\n')}`)
+    },
+  }
+}
+
+export async function screenshot(page: Page, name: string) {
+  mkdirSync(screenshotDir, { recursive: true })
+  // Let the last live update and the fonts settle, so the picture shows what a person would see.
+  await page.waitForTimeout(400)
+  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true })
+}

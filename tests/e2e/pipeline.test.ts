@@ -1,0 +1,71 @@
+// The walking skeleton end to end: HTTP → outbox row → Debezium (Outbox Event Router) → Kafka → consumers,
+// with the correlation id and the trace carried across every service.
+import { randomUUID } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { sql } from 'kysely'
+import { Topics } from '@trackops/contracts'
+import { createDb, recordOf } from '@trackops/messaging'
+import { collect } from '../../packages/messaging/test/support.ts'
+import { testEnv } from '../support/env.ts'
+import { api, createProduct, eventually, operator, placeOrder, waitForStatus } from '../support/stack.ts'
+
+const ordersDb = createDb<any>(testEnv.ordersDb, { max: 2 })
+let productId: string
+
+beforeAll(async () => {
+  productId = await createProduct({ stock: 100, price: 12.5 })
+})
+afterAll(() => ordersDb.destroy())
+
+describe('outbox → Debezium → Kafka → consumer', () => {
+  it('when an order is placed, then ORDER_CREATED reaches orders.events exactly as the relay would publish its outbox row', async () => {
+    const correlationId = `e2e-${randomUUID()}`
+    const wire = await collect([Topics.orderEvents], (r) => r.headers.correlationId === correlationId)
+    const { order } = await placeOrder({ items: [{ productId, quantity: 1 }], correlationId })
+    const record = await eventually(() => wire.seen.find((r) => r.headers.type === 'ORDER_CREATED'), 30_000, 'ORDER_CREATED on the wire')
+    await wire.close()
+
+    const row = (await sql<any>`SELECT * FROM outbox WHERE aggregateid = ${order.id} AND type = 'ORDER_CREATED'`.execute(ordersDb)).rows[0]
+    const relayWould = recordOf(row)
+    expect(record.topic).toBe(relayWould.topic)
+    expect(record.key).toBe(relayWould.key)
+    expect(record.value).toBe(relayWould.value)
+    expect(record.headers).toEqual(relayWould.headers)
+    expect(JSON.parse(record.value)).toMatchObject({ type: 'ORDER_CREATED', aggregateId: order.id, correlationId, data: { orderId: order.id, status: 'PENDING' } })
+  })
+
+  it('when an order is placed, then the inventory consumer receives its command and reserves the stock', async () => {
+    const { order } = await placeOrder({ items: [{ productId, quantity: 2 }] })
+    const reservations = await eventually(async () => {
+      const res = await api('inventory', 'GET', `/api/inventory/reservations/order/${order.id}`, { token: await operator() })
+      return res.status === 200 && res.body.length > 0 ? res.body : undefined
+    }, 30_000, 'a reservation')
+    expect(reservations[0]).toMatchObject({ orderId: order.id, productId, quantity: 2 })
+  })
+
+  it('when an order runs through the saga, then every record of it in every service carries one correlation id and one trace', async () => {
+    const correlationId = `e2e-trace-${randomUUID()}`
+    const topics = [Topics.orderEvents, Topics.inventoryCommands, Topics.inventoryEvents, Topics.paymentCommands, Topics.paymentEvents]
+    const wire = await collect(topics, (r) => r.headers.correlationId === correlationId)
+    const { order } = await placeOrder({ items: [{ productId, quantity: 1 }], correlationId })
+    await waitForStatus(order.id, ['CONFIRMED'])
+    await eventually(() => wire.seen.some((r) => r.headers.type === 'COMMIT_RESERVATION'), 30_000, 'COMMIT_RESERVATION')
+    await wire.close()
+    const types = new Set(wire.seen.map((r) => r.headers.type))
+    for (const t of ['ORDER_CREATED', 'RESERVE_INVENTORY', 'INVENTORY_RESERVED', 'PROCESS_PAYMENT', 'PAYMENT_PROCESSED', 'ORDER_STATUS_UPDATED', 'COMMIT_RESERVATION']) {
+      expect(types).toContain(t)
+    }
+    const traceIds = new Set(wire.seen.map((r) => r.headers.traceparent?.split('-')[1]))
+    expect(traceIds.size).toBe(1)
+
+    // …and the logs of each service the order touched carry the correlation id.
+    await eventually(async () => {
+      for (const service of ['orders', 'inventory', 'payments']) {
+        const log = await readFile(`.stack/logs/${service}.log`, 'utf8')
+        if (!log.includes(correlationId)) return false
+      }
+      return true
+    }, 10_000, 'the correlation id in the logs of orders, inventory and payments')
+  })
+})
