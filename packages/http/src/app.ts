@@ -9,7 +9,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import client from 'prom-client'
 import type { Logger } from 'pino'
-import { AppError, problem, ProblemSchema } from './errors.ts'
+import { AppError, isDependencyUnavailable, problem, ProblemSchema } from './errors.ts'
 import type { Health } from './health.ts'
 import type { Principal, Role, Verifier } from './auth.ts'
 import type { RateDecision, RouteClass } from './rate-limit.ts'
@@ -191,6 +191,10 @@ export async function createApp(opts: AppOptions) {
         : code === 'request.unsupported-media-type' ? 'Send the body as application/json.'
         : 'The request could not be understood.'
       return sendProblem(req, reply, problem(status, code, detail))
+    }
+    if (isDependencyUnavailable(error)) {
+      req.log.warn({ err: error }, 'a dependency is unavailable; answered 503')
+      return sendProblem(req, reply, problem(503, 'service.unavailable', 'The service cannot take this request right now (its database is busy or unreachable); retry after a moment.'), { 'retry-after': '1' })
     }
     req.log.error({ err: error }, 'unhandled error')
     return sendProblem(req, reply, problem(500, 'internal.error', 'An unexpected error occurred; it has been logged with this correlation id.'))
