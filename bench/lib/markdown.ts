@@ -35,6 +35,11 @@ export function resourcesTable(phases: Record<string, ResourceReport>): string {
   return out.join('\n')
 }
 
+/** The closing sections of every scenario's report: what the figures showed, then the resources of each phase. */
+export function findingsAndResources(findings: string[], resources: Record<string, ResourceReport>): string {
+  return ['### Findings', '', ...findings.map((f) => `- ${f}`), '', '### Resources', '', resourcesTable(resources)].join('\n')
+}
+
 export function activityTable(shares: ActivityShare[]): string {
   return table(
     ['sessions of', 'samples', 'active (avg)', 'idle in transaction (avg)', 'idle (avg)', 'top waits while active', 'waiting for a lock (avg sessions)'],

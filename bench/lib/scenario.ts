@@ -70,6 +70,9 @@ export interface ScenarioResult {
   error?: string
 }
 
+/** `startedAt` and `seconds` of a scenario's result, taken when the result is built. */
+export const timedSince = (startedAt: Date): Pick<ScenarioResult, 'startedAt' | 'seconds'> => ({ startedAt: startedAt.toISOString(), seconds: (Date.now() - startedAt.getTime()) / 1000 })
+
 export interface ScenarioContext {
   settings: Settings
   products: string[]

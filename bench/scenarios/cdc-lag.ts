@@ -12,10 +12,10 @@ import { drainBenchSagas, getJson, onInterrupt, operatorTokens, testEnv, url } f
 import { distribution, ms, type Distribution } from '../lib/stats.ts'
 import { metricDeltas, scrapeServiceMetrics, type ConsumerTiming } from '../lib/service-metrics.ts'
 import { log, progress, sleep } from '../lib/progress.ts'
-import { resourcesTable, table, verdict } from '../lib/markdown.ts'
+import { findingsAndResources, table, verdict } from '../lib/markdown.ts'
 import { percentileChart } from '../lib/svg.ts'
 import { benchOrderId, deleteBenchOrders, findCacheKeyPrefix, insertBenchOrders } from './read-order.ts'
-import type { ScenarioContext, ScenarioResult } from '../lib/scenario.ts'
+import { timedSince, type ScenarioContext, type ScenarioResult } from '../lib/scenario.ts'
 
 const TARGET_P99 = 100
 const CDC_TOPIC = 'trackops_orders.public.orders'
@@ -214,19 +214,12 @@ export async function cdcLagScenario(ctx: ScenarioContext): Promise<ScenarioResu
     '',
     `![cdc-lag latency](CHART:latency)`,
     '',
-    '### Findings',
-    '',
-    ...findings.map((f) => `- ${f}`),
-    '',
-    '### Resources',
-    '',
-    resourcesTable(resources),
+    findingsAndResources(findings, resources),
   ].join('\n')
 
   return {
     name: 'cdc-lag',
-    startedAt: startedAt.toISOString(),
-    seconds: (Date.now() - startedAt.getTime()) / 1000,
+    ...timedSince(startedAt),
     checks: [{ scenario: 'cdc-lag', what, value: `p50 ${ms(measured.p50)}, p99 ${ms(measured.p99, '> 15 s')}`, target: `p99 ≤ ${TARGET_P99} ms`, met }],
     findings,
     resources,

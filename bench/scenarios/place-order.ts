@@ -10,10 +10,10 @@ import { sampleResources, type ResourceReport } from '../lib/resources.ts'
 import { customers, drainBenchSagas, MARKER_CUSTOMER, onInterrupt, orderBody, root, runningStrategy, url } from '../lib/stack.ts'
 import { distribution, ms, ratio } from '../lib/stats.ts'
 import { log, progress } from '../lib/progress.ts'
-import { activityTable, pct, profileTables, resourcesTable, table, verdict } from '../lib/markdown.ts'
+import { activityTable, findingsAndResources, pct, profileTables, table, verdict } from '../lib/markdown.ts'
 import { profileOrders, type ProfileSummary } from '../lib/profile.ts'
 import { percentileChart } from '../lib/svg.ts'
-import type { ScenarioContext, ScenarioResult } from '../lib/scenario.ts'
+import { timedSince, type ScenarioContext, type ScenarioResult } from '../lib/scenario.ts'
 
 const SCRATCH_DB = 'trackops_orders_bench'
 const SCRIPT = `${root}bench/sql/place-order.sql`
@@ -257,19 +257,12 @@ export async function placeOrderScenario(ctx: ScenarioContext): Promise<Scenario
     activityTable([...pgActivity, ...(whatIf?.activity ?? []), ...serviceActivity]),
     '',
     ...(profile ? ['### CPU profile of the orders service under this load', '', profileTables(profile), ''] : []),
-    '### Findings',
-    '',
-    ...findings.map((f) => `- ${f}`),
-    '',
-    '### Resources',
-    '',
-    resourcesTable(resources),
+    findingsAndResources(findings, resources),
   ].join('\n')
 
   return {
     name: 'place-order',
-    startedAt: startedAt.toISOString(),
-    seconds: (Date.now() - startedAt.getTime()) / 1000,
+    ...timedSince(startedAt),
     checks: [
       {
         scenario: 'place-order',

@@ -13,10 +13,10 @@ import { sampleResources, type ResourceReport } from '../lib/resources.ts'
 import { getJson, MARKER_CUSTOMER, onInterrupt, operatorTokens, root, testEnv, url } from '../lib/stack.ts'
 import { distribution, ms, ratio } from '../lib/stats.ts'
 import { log, progress } from '../lib/progress.ts'
-import { pct, profileTables, resourcesTable, table, verdict } from '../lib/markdown.ts'
+import { findingsAndResources, pct, profileTables, table, verdict } from '../lib/markdown.ts'
 import { profileOrders, type ProfileSummary } from '../lib/profile.ts'
 import { percentileChart } from '../lib/svg.ts'
-import type { ScenarioContext, ScenarioResult } from '../lib/scenario.ts'
+import { timedSince, type ScenarioContext, type ScenarioResult } from '../lib/scenario.ts'
 
 const TARGET = 0.5
 const hex12 = (i: number) => i.toString(16).padStart(12, '0')
@@ -242,19 +242,12 @@ export async function readOrderScenario(ctx: ScenarioContext): Promise<ScenarioR
       `![read-order latency](CHART:latency)`,
       '',
       ...(profile ? ['### CPU profile of the orders service serving the hot set', '', profileTables(profile), ''] : []),
-      '### Findings',
-      '',
-      ...findings.map((f) => `- ${f}`),
-      '',
-      '### Resources',
-      '',
-      resourcesTable(resources),
+      findingsAndResources(findings, resources),
     ].join('\n')
 
     return {
       name: 'read-order',
-      startedAt: startedAt.toISOString(),
-      seconds: (Date.now() - startedAt.getTime()) / 1000,
+      ...timedSince(startedAt),
       checks: [
         {
           scenario: 'read-order',

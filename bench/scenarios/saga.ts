@@ -7,9 +7,9 @@ import { drainBenchSagas, getJson, onInterrupt, outboxConnectors, restartable, r
 import { ms } from '../lib/stats.ts'
 import { metricDeltas, scrapeServiceMetrics, type ConsumerTiming } from '../lib/service-metrics.ts'
 import { log, progress, sleep } from '../lib/progress.ts'
-import { resourcesTable, table, verdict } from '../lib/markdown.ts'
+import { findingsAndResources, table, verdict } from '../lib/markdown.ts'
 import { lineChart } from '../lib/svg.ts'
-import type { Check, ScenarioContext, ScenarioResult } from '../lib/scenario.ts'
+import { timedSince, type Check, type ScenarioContext, type ScenarioResult } from '../lib/scenario.ts'
 
 const TARGET_RATE = 100
 const TARGET_P50 = 100
@@ -254,19 +254,12 @@ export async function sagaScenario(ctx: ScenarioContext): Promise<ScenarioResult
       }),
     ),
     '',
-    '### Findings',
-    '',
-    ...findings.map((f) => `- ${f}`),
-    '',
-    '### Resources',
-    '',
-    resourcesTable(resources),
+    findingsAndResources(findings, resources),
   ].join('\n')
 
   return {
     name: 'saga',
-    startedAt: startedAt.toISOString(),
-    seconds: (Date.now() - startedAt.getTime()) / 1000,
+    ...timedSince(startedAt),
     checks,
     findings,
     resources,

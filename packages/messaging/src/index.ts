@@ -10,3 +10,4 @@ export { messagingMetrics } from './metrics.ts'
 export const messagingMigrationsDir = new URL('../migrations', import.meta.url).pathname
 export { watchLag, lagSamples, type LagSample } from './lag.ts'
 export { consumerLagComponent, databaseComponent, debeziumComponent, kafkaComponent } from './health.ts'
+export { registerMessagingHealth, type MessagingHealthOptions } from './service-health.ts'

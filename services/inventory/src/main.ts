@@ -2,7 +2,7 @@
 // raw change stream (inventory-cache), the reservation expiry sweeper.
 import { randomUUID } from 'node:crypto'
 import { CdcTopics, Topics } from '@trackops/contracts'
-import { createChangeConsumer, createConsumer, createDb, createKafkaAdmin, createKafkaProducer, consumerLagComponent, debeziumComponent, databaseComponent, kafkaComponent, initTracing } from '@trackops/messaging'
+import { createChangeConsumer, createConsumer, createDb, createKafkaAdmin, createKafkaProducer, databaseComponent, initTracing, registerMessagingHealth } from '@trackops/messaging'
 import { createHealth, createLogger, createRateLimiter, createRedis, createVerifier, loadConfig, onShutdown, redisComponent, rateLimitSettings } from '@trackops/http'
 import { createCacheRegistry } from '@trackops/cache'
 import { inventoryConfigSchema } from './config.ts'
@@ -47,11 +47,7 @@ health.register('cache', {
     }
   },
 })
-health.register('kafka', kafkaComponent(kafkaAdmin))
-health.register('consumerLag', consumerLagComponent())
-if (config.EVENT_PUBLISHING_STRATEGY === 'debezium') {
-  health.register('debezium', debeziumComponent({ connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-inventory-outbox', slot: 'trackops_inventory_outbox', db }))
-}
+registerMessagingHealth(health, { admin: kafkaAdmin, db, strategy: config.EVENT_PUBLISHING_STRATEGY, connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-inventory-outbox', slot: 'trackops_inventory_outbox' })
 
 const app = await buildApp({
   db,

@@ -4,7 +4,7 @@
 import { CdcTopics, Topics } from '@trackops/contracts'
 import { createHealth, createLogger, createRateLimiter, createRedis, createVerifier, onShutdown, redisComponent, rateLimitSettings } from '@trackops/http'
 import { createCacheRegistry } from '@trackops/cache'
-import { createChangeConsumer, createConsumer, createDb, createKafkaAdmin, createKafkaProducer, consumerLagComponent, debeziumComponent, databaseComponent, kafkaComponent, initTracing } from '@trackops/messaging'
+import { createChangeConsumer, createConsumer, createDb, createKafkaAdmin, createKafkaProducer, databaseComponent, initTracing, registerMessagingHealth } from '@trackops/messaging'
 import { loadOrdersConfig } from './config.ts'
 import { buildApp } from './http.ts'
 import { createMessageHandler } from './handlers.ts'
@@ -54,11 +54,7 @@ health.register('cache', {
     }
   },
 })
-health.register('kafka', kafkaComponent(admin))
-health.register('consumerLag', consumerLagComponent())
-if (config.EVENT_PUBLISHING_STRATEGY === 'debezium') {
-  health.register('debezium', debeziumComponent({ connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-orders-outbox', slot: 'trackops_orders_outbox', db }))
-}
+registerMessagingHealth(health, { admin, db, strategy: config.EVENT_PUBLISHING_STRATEGY, connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-orders-outbox', slot: 'trackops_orders_outbox' })
 
 const app = await buildApp({
   db,

@@ -1,7 +1,7 @@
 // Composition root of the payment service: config → db, producer, gateway → HTTP app → consumer → listen.
 import { randomUUID } from 'node:crypto'
 import { Topics } from '@trackops/contracts'
-import { createConsumer, createDb, createKafkaAdmin, createKafkaProducer, consumerLagComponent, debeziumComponent, databaseComponent, kafkaComponent, initTracing } from '@trackops/messaging'
+import { createConsumer, createDb, createKafkaAdmin, createKafkaProducer, databaseComponent, initTracing, registerMessagingHealth } from '@trackops/messaging'
 import { createHealth, createLogger, createRateLimiter, createRedis, createVerifier, onShutdown, redisComponent, rateLimitSettings } from '@trackops/http'
 import { loadPaymentsConfig } from './config.ts'
 import { createResilientGateway, createSandboxGateway, gatewayHealth } from './gateway.ts'
@@ -29,11 +29,7 @@ gateway.onStateChange((state) => {
 
 const health = createHealth()
 health.register('db', databaseComponent(db))
-health.register('kafka', kafkaComponent(admin))
-health.register('consumerLag', consumerLagComponent())
-if (config.EVENT_PUBLISHING_STRATEGY === 'debezium') {
-  health.register('debezium', debeziumComponent({ connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-payments-outbox', slot: 'trackops_payments_outbox', db }))
-}
+registerMessagingHealth(health, { admin, db, strategy: config.EVENT_PUBLISHING_STRATEGY, connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-payments-outbox', slot: 'trackops_payments_outbox' })
 health.register('paymentGateway', gatewayHealth(gateway, { gateway: 'sandbox', timeoutMs: config.PAYMENT_GATEWAY_TIMEOUT_MS }))
 if (redis) {
   health.register('redis', redisComponent(redis))

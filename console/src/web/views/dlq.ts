@@ -8,32 +8,10 @@ import { useAction, useResource } from '../hooks.ts'
 import { Confirm, Panel, ProblemBox, StatusBadge } from '../components.ts'
 import { ago, dateTime, number, shortId } from '../format.ts'
 import { isAdmin, type Session } from '../session.ts'
+// The relay's own letter shapes, as /api/dlq returns them. Type-only: nothing of the relay reaches the bundle.
+import type { DeadLetter as Letter, DeadLetterDetail as LetterDetail, DlqStatus } from '../../../../services/relay/src/dlq-store.ts'
 
-interface Letter {
-  id: string
-  source: string
-  consumerGroup: string
-  topic: string
-  partition: number
-  offset: string
-  key: string
-  messageId: string | null
-  messageType: string | null
-  error: string
-  attempts: number
-  status: string
-  parkedCount: number
-  createdAt: string
-  updatedAt: string
-  resolvedBy: string | null
-}
-interface LetterDetail extends Letter {
-  value: unknown
-  headers: Record<string, string>
-  parked: { seq: number; partition: number; offset: string; messageId: string | null; messageType: string | null; parkedAt: string }[]
-}
-
-type Tab = 'open' | 'REPLAYED' | 'DISCARDED'
+type Tab = 'open' | Extract<DlqStatus, 'REPLAYED' | 'DISCARDED'>
 const SIZE = 50
 
 function Detail(props: { id: string }) {

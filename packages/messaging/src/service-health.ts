@@ -1,0 +1,23 @@
+// The health components of a service that consumes and publishes through its own outbox: the broker, this
+// process's consumer lag and, under the debezium strategy, the service's outbox connector and replication slot.
+import type { Kysely } from 'kysely'
+import { consumerLagComponent, debeziumComponent, kafkaComponent } from './health.ts'
+import type { KafkaAdmin } from './kafka.ts'
+
+export interface MessagingHealthOptions {
+  admin: KafkaAdmin
+  db: Kysely<any> // eslint-disable-line @typescript-eslint/no-explicit-any
+  strategy: 'debezium' | 'outbox'
+  connectUrl: string
+  /** The service's Debezium outbox connector and its slot; looked at under the debezium strategy only. */
+  connector: string
+  slot: string
+}
+
+type Component = ReturnType<typeof kafkaComponent>
+
+export function registerMessagingHealth(health: { register(name: string, component: Component): void }, opts: MessagingHealthOptions) {
+  health.register('kafka', kafkaComponent(opts.admin))
+  health.register('consumerLag', consumerLagComponent())
+  if (opts.strategy === 'debezium') health.register('debezium', debeziumComponent(opts))
+}
