@@ -11,3 +11,4 @@ export const messagingMigrationsDir = new URL('../migrations', import.meta.url).
 export { watchLag, lagSamples, type LagSample } from './lag.ts'
 export { consumerLagComponent, databaseComponent, debeziumComponent, kafkaComponent } from './health.ts'
 export { registerMessagingHealth, type MessagingHealthOptions } from './service-health.ts'
+export * from './periodic.ts'

@@ -4,7 +4,7 @@
 // a commit or release of that order (it is picked up next round if it is still RESERVED).
 // An order expires as a whole: its lines were reserved together with one expiresAt.
 import type { Logger } from 'pino'
-import { enqueue, newMessage } from '@trackops/messaging'
+import { enqueue, newMessage, startPeriodic, type Periodic } from '@trackops/messaging'
 import { lockItems, lockOrder, overdueOrderIds, reservationsOfOrder, setReservationStatus, unreserveQuantity, type Db } from './inventory-store.ts'
 import type { Line } from './stock.ts'
 import { inventoryMetrics } from './metrics.ts'
@@ -37,32 +37,7 @@ export async function expireDueReservations(db: Db, deps: { now: () => Date; bat
   return expired
 }
 
-export interface Sweeper {
-  stop(): Promise<void>
-}
-
-/** Sweeps every `intervalMs` (right away again while a sweep fills its batch); stop() waits for the running sweep. */
-export function startSweeper(deps: { db: Db; intervalMs: number; batchSize: number; now: () => Date; logger: Logger }): Sweeper {
-  let stopped = false
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<void> = Promise.resolve()
-  const tick = () => {
-    running = (async () => {
-      let expired = 0
-      try {
-        expired = await expireDueReservations(deps.db, deps)
-      } catch (error) {
-        deps.logger.warn({ err: error }, 'reservation sweep failed; will retry')
-      }
-      if (!stopped) timer = setTimeout(tick, expired >= deps.batchSize ? 0 : deps.intervalMs)
-    })()
-  }
-  timer = setTimeout(tick, deps.intervalMs)
-  return {
-    async stop() {
-      stopped = true
-      clearTimeout(timer)
-      await running
-    },
-  }
+/** The sweeper: every `intervalMs`, and right away again while a sweep fills its batch. */
+export function startSweeper(deps: { db: Db; intervalMs: number; batchSize: number; now: () => Date; logger: Logger }): Periodic {
+  return startPeriodic({ name: 'reservation sweep', intervalMs: deps.intervalMs, logger: deps.logger, run: async () => (await expireDueReservations(deps.db, deps)) >= deps.batchSize })
 }

@@ -42,10 +42,17 @@ export interface RefundRequest {
 export type Declined = { outcome: 'declined'; code: string; reason: string }
 export type ChargeResult = { outcome: 'approved'; chargeId: string } | Declined
 export type RefundResult = { outcome: 'approved'; refundId: string } | Declined
+/** What the processor knows of a charge by its idempotency key (for reconciling charges that got no answer). */
+export type ChargeLookup =
+  | { outcome: 'approved'; chargeId: string; amountCents: number }
+  | { outcome: 'declined' }
+  | { outcome: 'not_found' }
+  | { outcome: 'pending' }
 
 export interface PaymentGateway {
   charge(request: ChargeRequest, signal?: AbortSignal): Promise<ChargeResult>
   refund(request: RefundRequest, signal?: AbortSignal): Promise<RefundResult>
+  lookupCharge(idempotencyKey: string, signal?: AbortSignal): Promise<ChargeLookup>
 }
 
 /** The gateway could not give an answer (transient failure); retrying may help. */
@@ -65,6 +72,8 @@ export const sandboxTokens = {
   insufficientFunds: 'tok_insufficientFunds',
   transientError: 'tok_transientError',
   timeout: 'tok_timeout',
+  /** The processor approves the charge, but its answer never arrives (every attempt times out). */
+  approvedNoAnswer: 'tok_approvedNoAnswer',
 } as const
 const TRANSIENT_FAILURES = 2
 
@@ -108,15 +117,20 @@ export function createSandboxGateway(db: Kysely<any>): PaymentGateway {
       const row = await record(request.idempotencyKey, 'charge', request)
       const conflict = mismatch(row, 'charge', request.amountCents)
       if (conflict) return conflict
+      const hang = () => new Promise<never>((_, reject) => {
+        signal?.addEventListener('abort', () => reject(new GatewayError('sandbox: request aborted by the caller')), { once: true })
+      })
+      if (request.token === sandboxTokens.approvedNoAnswer) {
+        if (row.outcome !== 'approved') await settle(request.idempotencyKey, 'approved')
+        return hang()
+      }
       if (row.outcome === 'approved') return { outcome: 'approved', chargeId: row.gateway_id }
       const previous = replay(row)
       if (previous) return previous
       switch (request.token) {
         case sandboxTokens.timeout:
-          // Never answers; the caller's timeout aborts the wait.
-          return new Promise<never>((_, reject) => {
-            signal?.addEventListener('abort', () => reject(new GatewayError('sandbox: request aborted by the caller')), { once: true })
-          })
+          // Never answers (and never completes the charge); the caller's timeout aborts the wait.
+          return hang()
         case sandboxTokens.transientError:
           if (row.calls <= TRANSIENT_FAILURES) throw new GatewayError(`sandbox: transient processor error (call ${row.calls} of this key)`)
           break
@@ -158,6 +172,17 @@ export function createSandboxGateway(db: Kysely<any>): PaymentGateway {
       await settle(request.idempotencyKey, 'approved')
       return { outcome: 'approved', refundId: row.gateway_id }
     },
+
+    async lookupCharge(idempotencyKey) {
+      const row = (
+        await sql<SandboxRow>`
+          SELECT gateway_id, operation, amount_cents, outcome, decline_code, decline_reason, calls
+          FROM gateway_sandbox_charges WHERE idempotency_key = ${idempotencyKey} AND operation = 'charge'`.execute(db)
+      ).rows[0]
+      if (!row) return { outcome: 'not_found' }
+      if (row.outcome === 'approved') return { outcome: 'approved', chargeId: row.gateway_id, amountCents: Number(row.amount_cents) }
+      return row.outcome === 'declined' ? { outcome: 'declined' } : { outcome: 'pending' }
+    },
   }
 }
 
@@ -183,6 +208,7 @@ export interface ResilienceSettings {
 export interface ResilientGateway {
   charge(request: ChargeRequest): Promise<Attempted<ChargeResult>>
   refund(request: RefundRequest): Promise<Attempted<RefundResult>>
+  lookupCharge(idempotencyKey: string): Promise<Attempted<ChargeLookup>>
   breakerState(): BreakerState
   onStateChange(listener: (state: BreakerState) => void): void
 }
@@ -237,6 +263,7 @@ export function createResilientGateway(gateway: PaymentGateway, settings: Resili
   return {
     charge: (request) => run((signal) => gateway.charge(request, signal)),
     refund: (request) => run((signal) => gateway.refund(request, signal)),
+    lookupCharge: (key) => run((signal) => gateway.lookupCharge(key, signal)),
     breakerState: () => stateOf(breaker.state),
     onStateChange(listener) {
       breaker.onStateChange((s) => listener(stateOf(s)))

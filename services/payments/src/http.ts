@@ -40,6 +40,14 @@ const PaymentResponse = Type.Object({
   failureCode: Nullable(Type.String()),
   failureReason: Nullable(Type.String()),
   attempts: Type.Integer({ description: 'Gateway attempts made for the charge.' }),
+  reconciliation: Nullable(Type.Object({
+    status: Type.Enum(['PENDING', 'REFUNDED', 'NOT_CHARGED', 'UNRESOLVED'], {
+      description: 'For a charge that got no gateway answer: PENDING until the gateway was asked; REFUNDED (the processor had charged), NOT_CHARGED, or UNRESOLVED (an operator must check at the processor).',
+    }),
+    checks: Type.Integer({ description: 'Lookups made at the gateway.' }),
+    nextCheckAt: Nullable(Type.String({ format: 'date-time' })),
+    reconciledAt: Nullable(Type.String({ format: 'date-time' })),
+  }, { description: 'Only for charges that got no answer; null otherwise.' })),
   refund: Nullable(RefundResponse),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
@@ -70,6 +78,12 @@ export function toPaymentResponse(p: PaymentView): PaymentResponse {
     failureCode: p.failure_code,
     failureReason: p.failure_reason,
     attempts: p.attempts,
+    reconciliation: p.reconciliation === null && p.next_reconcile_at === null ? null : {
+      status: p.reconciliation === null ? 'PENDING' : p.reconciliation === 'not_charged' ? 'NOT_CHARGED' : p.reconciliation === 'refunded' ? 'REFUNDED' : 'UNRESOLVED',
+      checks: p.reconcile_checks,
+      nextCheckAt: p.next_reconcile_at?.toISOString() ?? null,
+      reconciledAt: p.reconciled_at?.toISOString() ?? null,
+    },
     refund: p.refund && {
       id: p.refund.id,
       status: p.refund.status,

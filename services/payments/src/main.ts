@@ -1,9 +1,10 @@
 // Composition root of the payment service: config → db, producer, gateway → HTTP app → consumer → listen.
 import { randomUUID } from 'node:crypto'
 import { Topics } from '@trackops/contracts'
-import { createConsumer, createDb, createKafkaAdmin, createKafkaProducer, databaseComponent, initTracing, registerMessagingHealth } from '@trackops/messaging'
+import { createConsumer, createDb, createKafkaAdmin, createKafkaProducer, databaseComponent, initTracing, registerMessagingHealth, startPeriodic } from '@trackops/messaging'
 import { createHealth, createLogger, createRateLimiter, createRedis, createVerifier, onShutdown, redisComponent, rateLimitSettings } from '@trackops/http'
 import { loadPaymentsConfig } from './config.ts'
+import { reconcileDue } from './reconcile.ts'
 import { createResilientGateway, createSandboxGateway, gatewayHealth } from './gateway.ts'
 import { createPaymentHandler, paymentsConsumerGroup } from './handlers.ts'
 import { buildApp } from './http.ts'
@@ -48,6 +49,7 @@ const app = await buildApp({
   metricsPublic: config.METRICS_PUBLIC === 'true',
 })
 
+const paymentDeps = { gateway, now: () => new Date(), newId: randomUUID, reconcileAfterMs: config.PAYMENT_RECONCILE_AFTER_MS }
 const consumer = createConsumer({
   db,
   brokers,
@@ -55,7 +57,16 @@ const consumer = createConsumer({
   logger,
   group: paymentsConsumerGroup,
   topics: [Topics.paymentCommands],
-  handle: createPaymentHandler({ gateway, now: () => new Date(), newId: randomUUID }),
+  handle: createPaymentHandler(paymentDeps),
+})
+
+// Charges that got no answer are looked up at the gateway once their grace period passed (see reconcile.ts).
+const RECONCILE_BATCH = 20
+const reconciler = startPeriodic({
+  name: 'payment reconciliation',
+  intervalMs: config.PAYMENT_RECONCILE_EVERY_MS,
+  logger,
+  run: async () => (await reconcileDue(db, { ...paymentDeps, log: logger }, RECONCILE_BATCH)).length >= RECONCILE_BATCH,
 })
 
 await app.listen({ host: config.HOST, port: config.PAYMENTS_PORT })
@@ -73,6 +84,7 @@ void (async function startConsumer(delayMs = 1_000): Promise<void> {
 onShutdown(logger, [
   () => app.close(),
   () => consumer.stop(),
+  () => reconciler.stop(),
   () => producer.close(),
   () => admin.close(),
   async () => redis?.disconnect(),

@@ -1,5 +1,5 @@
 // SQL for payments and refunds. Functions that must run inside the caller's transaction take `tx` first.
-import { sql, type Kysely, type Selectable } from 'kysely'
+import { sql, type Generated, type Kysely, type Selectable } from 'kysely'
 
 export type PaymentStatus = 'PENDING' | 'CHARGED' | 'FAILED' | 'REFUNDED' | 'REFUND_NOT_NEEDED'
 
@@ -15,9 +15,15 @@ export interface PaymentsTable {
   failure_code: string | null
   failure_reason: string | null
   attempts: number
+  /** Set when a charge got no answer: when the reconciler asks the gateway what happened (migration 0002). */
+  next_reconcile_at: Date | null
+  reconcile_checks: Generated<number>
+  reconciliation: Reconciliation | null
+  reconciled_at: Date | null
   created_at: Date
   updated_at: Date
 }
+export type Reconciliation = 'refunded' | 'not_charged' | 'unresolved'
 export interface RefundsTable {
   id: string
   order_id: string
@@ -70,7 +76,7 @@ export async function insertPaymentIfAbsent(
 export async function settlePayment(
   tx: Db,
   id: string,
-  change: Pick<Payment, 'status' | 'gateway_charge_id' | 'failure_code' | 'failure_reason' | 'attempts'> & { now: Date },
+  change: Pick<Payment, 'status' | 'gateway_charge_id' | 'failure_code' | 'failure_reason' | 'attempts'> & { now: Date; reconcileAt?: Date },
 ): Promise<void> {
   await tx
     .updateTable('payments')
@@ -80,6 +86,7 @@ export async function settlePayment(
       failure_code: change.failure_code,
       failure_reason: change.failure_reason,
       attempts: sql`attempts + ${change.attempts}`,
+      ...(change.reconcileAt ? { next_reconcile_at: change.reconcileAt } : {}),
       updated_at: change.now,
     })
     .where('id', '=', id)

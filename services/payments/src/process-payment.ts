@@ -15,8 +15,9 @@
 // No answer from the gateway (timeouts after the retries, breaker open, transient errors after the retries)
 // is answered PAYMENT_FAILED with code gateway_timeout / gateway_unavailable / gateway_error, so the saga
 // releases the stock and cancels the order at once instead of waiting for its own deadline or for a dead
-// letter. The payment is recorded FAILED with that code; because the key is per order, a charge that did go
-// through at the processor despite the timeout can be found there and refunded (reconciliation is manual).
+// letter. The payment is recorded FAILED with that code and a reconciliation time: because the key is per
+// order, a charge that did go through at the processor despite the timeout is found there by the reconciler
+// (reconcile.ts) and refunded.
 import type { Logger } from 'pino'
 import type { MessageOf } from '@trackops/contracts'
 import { enqueue, newMessage, type MessageContext } from '@trackops/messaging'
@@ -27,7 +28,10 @@ export interface PaymentDeps {
   gateway: ResilientGateway
   now: () => Date
   newId: () => string
+  /** How long after a charge without an answer the reconciler asks the gateway about it (PAYMENT_RECONCILE_AFTER_MS). */
+  reconcileAfterMs?: number
 }
+export const DEFAULT_RECONCILE_AFTER_MS = 10_000
 export type PaymentOutcome = 'processed' | 'failed' | 'duplicate'
 
 export const chargeKey = (orderId: string) => `charge:${orderId}`
@@ -63,7 +67,12 @@ async function charge(tx: Db, deps: PaymentDeps, message: Command, ctx: Ctx, pay
     ctx.log.info({ orderId, paymentId: payment.id, attempts: result.attempts }, 'payment charged')
     return 'processed'
   }
-  await settlePayment(tx, payment.id, { status: 'FAILED', gateway_charge_id: null, failure_code: result.code, failure_reason: result.reason, attempts: result.attempts, now: deps.now() })
+  const now = deps.now()
+  await settlePayment(tx, payment.id, {
+    status: 'FAILED', gateway_charge_id: null, failure_code: result.code, failure_reason: result.reason, attempts: result.attempts, now,
+    // A decline is an answer; without one the processor may still have charged: the reconciler will ask.
+    ...(result.outcome === 'unanswered' ? { reconcileAt: new Date(now.getTime() + (deps.reconcileAfterMs ?? DEFAULT_RECONCILE_AFTER_MS)) } : {}),
+  })
   await enqueue(tx, newMessage('PAYMENT_FAILED', { orderId, sagaId, code: result.code, reason: result.reason }, metaOf(message, ctx), deps.now()))
   ctx.log[result.outcome === 'declined' ? 'info' : 'warn']({ orderId, paymentId: payment.id, code: result.code, attempts: result.attempts }, 'payment failed')
   return 'failed'

@@ -27,6 +27,10 @@ function flakyGateway() {
       state.calls++
       throw new GatewayError('503 from the processor')
     },
+    async lookupCharge() {
+      state.calls++
+      throw new GatewayError('503 from the processor')
+    },
   }
   return { gateway, state }
 }
@@ -85,6 +89,9 @@ describe('payment gateway circuit breaker', () => {
         return { outcome: 'declined', code: 'card_declined', reason: 'declined' }
       },
       async refund() {
+        throw new Error('unused')
+      },
+      async lookupCharge() {
         throw new Error('unused')
       },
     }

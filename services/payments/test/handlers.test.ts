@@ -232,7 +232,7 @@ describe('REFUND_PAYMENT', () => {
     const command = processCommand()
     await apply(charged.handle, command)
     const down = createResilientGateway(
-      { charge: async () => { throw new Error('unused') }, refund: async () => { throw new Error('connection reset by gateway') } },
+      { charge: async () => { throw new Error('unused') }, refund: async () => { throw new Error('connection reset by gateway') }, lookupCharge: async () => { throw new Error('unused') } },
       { timeoutMs: TIMEOUT_MS, initialBackoffMs: 5 },
     )
     const handle = createPaymentHandler({ gateway: down, now: () => new Date(), newId: randomUUID })

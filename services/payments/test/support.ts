@@ -62,7 +62,7 @@ export async function sandboxRecord(key: string) {
 
 /** Counts the calls that reach the (real) gateway behind the resilience policies. */
 export function counting(gateway: PaymentGateway) {
-  const calls = { charge: 0, refund: 0 }
+  const calls = { charge: 0, refund: 0, lookup: 0 }
   const wrapped: PaymentGateway = {
     charge: (request, signal) => {
       calls.charge++
@@ -71,6 +71,10 @@ export function counting(gateway: PaymentGateway) {
     refund: (request, signal) => {
       calls.refund++
       return gateway.refund(request, signal)
+    },
+    lookupCharge: (key, signal) => {
+      calls.lookup++
+      return gateway.lookupCharge(key, signal)
     },
   }
   return { gateway: wrapped, calls }
