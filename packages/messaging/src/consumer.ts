@@ -91,24 +91,34 @@ export function createConsumer(opts: ConsumerOptions): ConsumerRunner {
     log: logger.child({ correlationId: message.correlationId, messageId: message.id, messageType: message.type, group }),
   })
 
-  /** Inbox insert + handler in one transaction; false when this group already applied the message. */
-  async function applyInTx(tx: Db, message: AnyMessage, record: KafkaRecordIn): Promise<boolean> {
-    const inserted = await sql`
-      INSERT INTO processed_events (message_id, consumer_group, message_type, topic, partition, "offset")
-      VALUES (${message.id}, ${group}, ${message.type}, ${record.topic}, ${record.partition}, ${record.offset.toString()})
-      ON CONFLICT DO NOTHING RETURNING 1`.execute(tx)
-    if (inserted.rows.length === 0) return false
-    await opts.handle(tx, message, contextFor(message, record))
-    return true
+  /**
+   * The inbox insert — unless `checkBlocked` finds the record's key behind a dead letter or parked records — in one
+   * statement (one round trip per record): 'blocked', 'duplicate' (this group already applied it) or 'claimed'.
+   */
+  async function claim(tx: Db, message: AnyMessage, record: KafkaRecordIn, checkBlocked: boolean): Promise<'blocked' | 'duplicate' | 'claimed'> {
+    const blocked = checkBlocked
+      ? sql`EXISTS (SELECT 1 FROM dead_letters WHERE consumer_group = ${group} AND topic = ${record.topic}
+                      AND record_key = ${record.key} AND status IN ('DEAD', 'REPLAY_REQUESTED'))
+            OR EXISTS (SELECT 1 FROM parked_messages WHERE consumer_group = ${group} AND topic = ${record.topic}
+                      AND record_key = ${record.key})`
+      : sql`false`
+    const r = await sql<{ blocked: boolean; claimed: boolean }>`
+      WITH check_key AS (SELECT ${blocked} AS blocked),
+           inbox AS (
+             INSERT INTO processed_events (message_id, consumer_group, message_type, topic, partition, "offset")
+             SELECT ${message.id}, ${group}, ${message.type}, ${record.topic}, ${record.partition}, ${record.offset.toString()}
+             WHERE NOT (SELECT blocked FROM check_key)
+             ON CONFLICT DO NOTHING RETURNING 1)
+      SELECT (SELECT blocked FROM check_key) AS blocked, EXISTS (SELECT 1 FROM inbox) AS claimed`.execute(tx)
+    const row = r.rows[0]
+    return row?.blocked ? 'blocked' : row?.claimed ? 'claimed' : 'duplicate'
   }
 
-  async function isBlocked(tx: Db, record: KafkaRecordIn): Promise<boolean> {
-    const r = await sql<{ blocked: boolean }>`
-      SELECT EXISTS (SELECT 1 FROM dead_letters WHERE consumer_group = ${group} AND topic = ${record.topic}
-                       AND record_key = ${record.key} AND status IN ('DEAD', 'REPLAY_REQUESTED'))
-          OR EXISTS (SELECT 1 FROM parked_messages WHERE consumer_group = ${group} AND topic = ${record.topic}
-                       AND record_key = ${record.key}) AS blocked`.execute(tx)
-    return r.rows[0]?.blocked === true
+  /** Inbox insert + handler in one transaction; false when this group already applied the message. */
+  async function applyInTx(tx: Db, message: AnyMessage, record: KafkaRecordIn): Promise<boolean> {
+    if ((await claim(tx, message, record, false)) === 'duplicate') return false
+    await opts.handle(tx, message, contextFor(message, record))
+    return true
   }
 
   async function deadLetter(record: KafkaRecordIn, error: string, attempts: number, message?: AnyMessage) {
@@ -160,7 +170,8 @@ export function createConsumer(opts: ConsumerOptions): ConsumerRunner {
     for (let attempt = 1; ; attempt++) {
       try {
         const outcome = await withSpan(`${message.type} process`, 'consumer', contextFromHeaders(record.headers), () => db.transaction().execute(async (tx) => {
-          if (await isBlocked(tx, record)) {
+          const claimed = await claim(tx, message, record, true)
+          if (claimed === 'blocked') {
             await sql`
               INSERT INTO parked_messages (consumer_group, topic, partition, "offset", record_key, record_value, headers)
               VALUES (${group}, ${record.topic}, ${record.partition}, ${record.offset.toString()}, ${record.key},
@@ -168,7 +179,9 @@ export function createConsumer(opts: ConsumerOptions): ConsumerRunner {
               ON CONFLICT DO NOTHING`.execute(tx)
             return 'parked'
           }
-          return (await applyInTx(tx, message, record)) ? 'applied' : 'duplicate'
+          if (claimed === 'duplicate') return 'duplicate'
+          await opts.handle(tx, message, contextFor(message, record))
+          return 'applied'
         }))
         m.consumed.inc({ group, topic: record.topic, outcome })
         m.handleSeconds.observe({ group, topic: record.topic }, Number(process.hrtime.bigint() - started) / 1e9)
