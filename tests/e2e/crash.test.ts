@@ -75,28 +75,33 @@ describe.each(['orders', 'inventory', 'payments'])('when %s is killed mid-saga',
 describe('step deadlines', () => {
   it('when payments is down past the step deadline, then the saga compensates in reverse order once payments answers: refunded, released, CANCELLED by timeout', async () => {
     await services('restart', ['orders'], { ORDER_SAGA_STEP_TIMEOUT_SECONDS: '3' })
-    await services('stop', ['payments'])
-    let orderId = ''
-    const productId = await createProduct({ stock: 5 })
     try {
-      const { order } = await placeOrder({ items: [{ productId, quantity: 2 }] })
-      orderId = order.id
-      // the payment step times out: the saga starts compensating (refund first, whose answer needs payments)
-      const saga = await eventually(async () => {
-        const s = (await api('orders', 'GET', `/api/sagas/order/${order.id}`, { token: await operator() })).body
-        return s?.status === 'COMPENSATING' ? s : undefined
-      }, 30_000, 'the saga to start compensating')
-      expect(saga.cause).toBe('timeout')
+      await services('stop', ['payments'])
+      let orderId = ''
+      const productId = await createProduct({ stock: 5 })
+      try {
+        const { order } = await placeOrder({ items: [{ productId, quantity: 2 }] })
+        orderId = order.id
+        // the payment step times out: the saga starts compensating (refund first, whose answer needs payments)
+        const saga = await eventually(async () => {
+          const s = (await api('orders', 'GET', `/api/sagas/order/${order.id}`, { token: await operator() })).body
+          return s?.status === 'COMPENSATING' ? s : undefined
+        }, 30_000, 'the saga to start compensating')
+        expect(saga.cause).toBe('timeout')
+      } finally {
+        await services('start', ['payments'])
+      }
+      // payments returns: the PROCESS_PAYMENT still queued is charged, then REFUND_PAYMENT refunds it, then stock is released
+      await waitForStatus(orderId, ['CANCELLED'], 90_000)
+      const history = (await api('orders', 'GET', `/api/orders/${orderId}/history`, { token: await operator() })).body.entries
+      expect(history.at(-1)).toMatchObject({ to: 'CANCELLED', cause: 'timeout' })
+      await eventually(async () => (await item(productId)).availableQuantity === 5, 30_000, 'stock released')
+      const payment = (await api('payments', 'GET', `/api/payments/order/${orderId}`, { token: await operator() })).body
+      expect(['REFUNDED', 'REFUND_NOT_NEEDED']).toContain(payment.status)
     } finally {
-      await services('start', ['payments'])
+      // Whatever happened: a 3 s step deadline left running would cancel the sagas of every later test file
+      // (afterAll only starts services that are down).
+      await services('restart', ['orders'])
     }
-    // payments returns: the PROCESS_PAYMENT still queued is charged, then REFUND_PAYMENT refunds it, then stock is released
-    await waitForStatus(orderId, ['CANCELLED'], 90_000)
-    const history = (await api('orders', 'GET', `/api/orders/${orderId}/history`, { token: await operator() })).body.entries
-    expect(history.at(-1)).toMatchObject({ to: 'CANCELLED', cause: 'timeout' })
-    await eventually(async () => (await item(productId)).availableQuantity === 5, 30_000, 'stock released')
-    const payment = (await api('payments', 'GET', `/api/payments/order/${orderId}`, { token: await operator() })).body
-    expect(['REFUNDED', 'REFUND_NOT_NEEDED']).toContain(payment.status)
-    await services('restart', ['orders'])
-  }, 180_000)
+  }, 240_000)
 })

@@ -4,27 +4,29 @@ import { randomUUID } from 'node:crypto'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testEnv } from '../support/env.ts'
-import { createProduct, eventually, item, operator } from '../support/stack.ts'
+import { createProduct, eventually, freePort, item, operator, stopChild } from '../support/stack.ts'
 
-const SECOND_PORT = 8092
+let secondUrl: string
 let second: ChildProcess
 
 beforeAll(async () => {
+  const port = await freePort()
+  secondUrl = `http://127.0.0.1:${port}`
   second = spawn(process.execPath, ['--env-file-if-exists=.env', 'services/inventory/src/main.ts'], {
-    env: { ...process.env, INVENTORY_PORT: String(SECOND_PORT), LOG_LEVEL: 'warn' },
+    // HTTP only: holds go straight to PostgreSQL. Joining the running service's consumer groups would rebalance
+    // them now and again when the copy stops, holding up the sagas of whatever test runs next.
+    env: { ...process.env, INVENTORY_PORT: String(port), KAFKA_BROKERS: '127.0.0.1:1', LOG_LEVEL: 'warn' },
     stdio: 'ignore',
   })
-  await eventually(async () => (await fetch(`http://127.0.0.1:${SECOND_PORT}/actuator/health/liveness`)).ok, 60_000, 'the second inventory copy')
-})
-afterAll(() => {
-  second?.kill('SIGTERM')
-})
+  await eventually(async () => (await fetch(`${secondUrl}/actuator/health/liveness`)).ok, 60_000, 'the second inventory copy')
+}, 90_000)
+afterAll(() => stopChild(second), 30_000)
 
 describe('reservations across two copies of the inventory service', () => {
   it('when 60 holds race for 10 units through both copies, then exactly 10 are reserved and none oversold', async () => {
     const productId = await createProduct({ stock: 10 })
     const token = await operator()
-    const copies = [testEnv.urls.inventory, `http://127.0.0.1:${SECOND_PORT}`]
+    const copies = [testEnv.urls.inventory, secondUrl]
     const attempts = Array.from({ length: 60 }, (_, i) => ({ orderId: randomUUID(), quantity: 1 + (i % 3), url: copies[i % 2]! }))
     const started = Date.now()
     const results = await Promise.all(

@@ -21,12 +21,13 @@ beforeAll(async () => {
   await make.newOrder(subjects.customer, product) // waits for the catalogue replica
 }, 120_000)
 
-/** The audit line of a service log that mentions every one of the given strings (waits a little for the write). */
+/** The audit line of a service log that mentions every one of the given strings (waits for the write: a loaded
+ *  machine can take a while to get to it, and a line that never comes fails the caller's expectation anyway). */
 async function auditLine(service: string, ...mentions: string[]) {
   return eventually(async () => {
     const log = await readFile(`${repo}/.stack/logs/${service}.log`, 'utf8')
     return log.split('\n').find((line) => line.includes('"audit"') && mentions.every((m) => line.includes(m)))
-  }, 5_000, `an audit line in ${service}.log mentioning ${mentions.join(', ')}`).catch(() => undefined)
+  }, 30_000, `an audit line in ${service}.log mentioning ${mentions.join(', ')}`).catch(() => undefined)
 }
 
 describe('audit trail', () => {

@@ -10,11 +10,10 @@ import { CdcTopics, Topics } from '@trackops/contracts'
 import { DEV_JWT_SECRET } from '@trackops/http'
 import { collect } from '../../packages/messaging/test/support.ts'
 import { testEnv } from '../support/env.ts'
-import { eventually, waitForStatus } from '../support/stack.ts'
+import { eventually, freePort, waitForStatus } from '../support/stack.ts'
 import { fixtures, refusedTokens, send, token } from './support.ts'
 
 const repo = fileURLToPath(new URL('../..', import.meta.url))
-const SPARE_PORT = 18085
 
 interface Exit {
   code: number | null
@@ -26,12 +25,12 @@ interface Exit {
  * Starts the payment service with exactly this environment (nothing inherited; node reads .env only with
  * --env-file). Kafka points nowhere, so the spare copy never joins the real consumer group; Redis is not used.
  */
-function startPayments(env: Record<string, string>) {
+function startPayments(port: number, env: Record<string, string>) {
   const child = spawn(process.execPath, ['services/payments/src/main.ts'], {
     cwd: repo,
     env: {
       HOST: '127.0.0.1',
-      PAYMENTS_PORT: String(SPARE_PORT),
+      PAYMENTS_PORT: String(port),
       PAYMENTS_DATABASE_URL: testEnv.paymentsDb,
       KAFKA_BROKERS: '127.0.0.1:1',
       RATE_LIMIT_ENABLED: 'false',
@@ -44,12 +43,12 @@ function startPayments(env: Record<string, string>) {
   child.stdout.on('data', (d: Buffer) => (output += d.toString()))
   child.stderr.on('data', (d: Buffer) => (output += d.toString()))
   const exited = new Promise<Exit>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, output })))
-  return { child, exited, output: () => output }
+  return { child, exited, output: () => output, url: `http://127.0.0.1:${port}` }
 }
 
 /** Waits for the process to exit on its own (it must, within the timeout); kills it otherwise. */
 async function exitOf(env: Record<string, string>, timeoutMs = 20_000): Promise<Exit> {
-  const started = startPayments(env)
+  const started = startPayments(await freePort(), env)
   const timer = setTimeout(() => started.child.kill('SIGKILL'), timeoutMs)
   const exit = await started.exited
   clearTimeout(timer)
@@ -80,18 +79,18 @@ describe('a service refuses to start without a real JWT secret', () => {
   }
 
   it('when TRACKOPS_DEV_MODE=true is set explicitly, then it starts with the development secret (and stops on SIGTERM)', async () => {
-    const started = startPayments({ TRACKOPS_DEV_MODE: 'true' })
+    const started = startPayments(await freePort(), { TRACKOPS_DEV_MODE: 'true' })
     try {
       const early = await Promise.race([
         started.exited,
-        eventually(async () => (await fetch(`http://127.0.0.1:${SPARE_PORT}/actuator/health/liveness`)).ok, 30_000, 'the spare payment service to answer'),
+        eventually(async () => (await fetch(`${started.url}/actuator/health/liveness`)).ok, 30_000, 'the spare payment service to answer'),
       ])
       expect(early, started.output()).toBe(true)
       // The development secret is the one it verifies with: a dev token works, a token with another secret does not.
-      const dev = await fetch(`http://127.0.0.1:${SPARE_PORT}/api/payments?size=1`, { headers: { authorization: `Bearer ${await token(['operator'], 'security-secrets-operator')}` } })
+      const dev = await fetch(`${started.url}/api/payments?size=1`, { headers: { authorization: `Bearer ${await token(['operator'], 'security-secrets-operator')}` } })
       expect(dev.status).toBe(200)
       const forged = (await refusedTokens('security-secrets-admin'))['a token signed with another secret']
-      const other = await fetch(`http://127.0.0.1:${SPARE_PORT}/api/payments?size=1`, { headers: { authorization: `Bearer ${forged}` } })
+      const other = await fetch(`${started.url}/api/payments?size=1`, { headers: { authorization: `Bearer ${forged}` } })
       expect(other.status).toBe(401)
     } finally {
       if (started.child.exitCode === null) started.child.kill('SIGTERM')
@@ -133,15 +132,22 @@ describe('no secret or personal data in the logs and on the wire', () => {
     for (const bad of Object.values(await refusedTokens(customerId))) await send('orders', 'GET', `/api/orders/${orderId}`, { token: bad })
     await send('orders', 'GET', `/api/orders/${orderId}?access_token=${customerToken}`)
     await send('orders', 'GET', `/api/orders/${orderId}`, { token: customerToken })
-    await waitForStatus(orderId, ['CONFIRMED', 'CANCELLED'])
-    // Everything about this order on the raw CDC topic and the business event topic (read from the start, by key).
+    const final = await waitForStatus(orderId, ['CONFIRMED', 'CANCELLED'])
+    // Everything about this order on the raw CDC topic and the business event topic (read from the start, by key),
+    // up to the records of its final status: those carry the order as it ends, so all of it has been seen.
     wire = await collect([CdcTopics.orders, Topics.orderEvents], (r) => r.key.includes(orderId))
+    const cdcStatus = (r: { value: string }) => {
+      const v = JSON.parse(r.value) as { after?: { status?: string }; payload?: { after?: { status?: string } } }
+      return (v.after ?? v.payload?.after)?.status
+    }
     await eventually(
-      () => wire.seen.some((r) => r.topic === CdcTopics.orders) && wire.seen.some((r) => r.topic === Topics.orderEvents),
+      () =>
+        wire.seen.some((r) => r.topic === CdcTopics.orders && cdcStatus(r) === final) &&
+        wire.seen.some((r) => r.topic === Topics.orderEvents && r.headers.type === 'ORDER_CREATED') &&
+        wire.seen.some((r) => r.topic === Topics.orderEvents && r.headers.type === 'ORDER_STATUS_UPDATED' && (JSON.parse(r.value) as { data?: { newStatus?: string } }).data?.newStatus === final),
       60_000,
-      'the order on trackops_orders.public.orders and orders.events',
+      `the order, ${final}, on trackops_orders.public.orders and orders.events`,
     )
-    await new Promise((r) => setTimeout(r, 3000)) // the status updates behind the first records, and the log writes
   }, 180_000)
 
   afterAll(async () => {
@@ -155,7 +161,8 @@ describe('no secret or personal data in the logs and on the wire', () => {
   }
 
   it('when the logs of the running services are read, then they show the order was logged (the grep means something)', async () => {
-    const orders = (await serviceLogs()).find((l) => l.name === 'orders.log')
+    // Log lines are written as the services get to them: wait for the order's, not for a fixed time.
+    const orders = await eventually(async () => (await serviceLogs()).find((l) => l.name === 'orders.log' && l.text.includes(orderId)), 30_000, `order ${orderId} in orders.log`).catch(() => undefined)
     expect(orders?.text).toContain(orderId)
   })
 

@@ -52,7 +52,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
     }
   })()
   let read = 0
-  const next = async (timeoutMs = 5_000): Promise<SseEvent> => {
+  const next = async (timeoutMs = 15_000): Promise<SseEvent> => {
     const deadline = Date.now() + timeoutMs
     while (read >= events.length) {
       const left = deadline - Date.now()
@@ -67,7 +67,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   return {
     res,
     next,
-    async until(match, timeoutMs = 5_000) {
+    async until(match, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs
       for (;;) {
         const e = await next(Math.max(1, deadline - Date.now()))

@@ -1,6 +1,8 @@
 // Helpers for whole-system tests: HTTP calls to the running services, polling, and process control.
 import { randomUUID } from 'node:crypto'
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
 import { promisify } from 'node:util'
 import { testEnv, tokenFor } from './env.ts'
 
@@ -43,8 +45,11 @@ export async function eventually<T>(probe: () => Promise<T | undefined | false |
   }
 }
 
-export const admin = () => tokenFor('admin')
-export const operator = () => tokenFor('operator')
+// A subject of its own for every call: the running services rate-limit per subject and per window, and one
+// subject shared by every helper call of every file (a poll loop, a burst of reads) would spend the budget of
+// whichever test runs next in the same window and get it 429s.
+export const admin = () => tokenFor('admin', `e2e-admin-${randomUUID()}`)
+export const operator = () => tokenFor('operator', `e2e-operator-${randomUUID()}`)
 
 /** A product of the test's own, created through the inventory API, and visible in the orders' catalogue replica. */
 export async function createProduct(opts: { stock: number; price?: number; minStockLevel?: number }) {
@@ -88,6 +93,38 @@ export async function waitForStatus(orderId: string, statuses: string[], timeout
 export async function item(productId: string) {
   return (await api('inventory', 'GET', `/api/inventory/items/${productId}`, { token: await operator() })).body
 }
+
+const handedOut = new Set<number>()
+/** A port nobody listens on right now, for a process the test starts (fixed ports collide with leftovers and with each other). */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer()
+      server.once('error', reject)
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address()
+        server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+      })
+    })
+    if (handedOut.has(port)) continue
+    handedOut.add(port)
+    return port
+  }
+}
+
+/** Stops a process the test started and waits until it is gone (SIGKILL after graceMs), so it frees its port and
+ *  leaves its consumer groups before the next test file starts. */
+export async function stopChild(child: ChildProcess | undefined, graceMs = 15_000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return
+  const exited = once(child, 'exit')
+  const force = setTimeout(() => child.kill('SIGKILL'), graceMs)
+  child.kill('SIGTERM')
+  await exited
+  clearTimeout(force)
+}
+
+/** Every record a confirmed order's saga puts on the wire, in whatever order the topics deliver them. */
+export const confirmedSagaTypes = ['ORDER_CREATED', 'RESERVE_INVENTORY', 'INVENTORY_RESERVED', 'PROCESS_PAYMENT', 'PAYMENT_PROCESSED', 'ORDER_STATUS_UPDATED', 'COMMIT_RESERVATION'] as const
 
 /** Runs scripts/services.sh (start|stop|restart) for the named services with extra environment. */
 export async function services(command: 'start' | 'stop' | 'restart', names: string[], env: Record<string, string> = {}) {

@@ -89,16 +89,18 @@ describe('entity cache', () => {
 
   it('when an invalidation for version 5 lands while a slow load of version 4 is running, then that load does not populate the cache', async () => {
     const gate = deferred<void>()
+    const readDone = deferred<void>()
     const table = fakeTable()
     table.put('o2', 'PLACED', 4)
     const { cache, keyPrefix } = cacheFor(async (id) => {
       const read = await table.load(id) // reads version 4 before the commit of version 5
+      readDone.resolve()
       await gate.promise
       return read
     })
 
     const slowRead = cache.get('o2')
-    await sleep(20)
+    await readDone.promise // the load has read the row (a Redis round trip first: no fixed wait is long enough)
     table.put('o2', 'PAID', 5)
     expect(await cache.invalidate('o2', 5)).toBe('applied')
     gate.resolve()
@@ -143,16 +145,20 @@ describe('entity cache', () => {
 
   it('when a read is in flight as a write lands, then a read after the write does not join the older read', async () => {
     const gate = deferred<void>()
+    const readDone = deferred<void>()
     const table = fakeTable()
     table.put('o5', 'PLACED', 1)
     const { cache } = cacheFor(async (id) => {
       const read = await table.load(id)
-      if (read?.version === 1) await gate.promise
+      if (read?.version === 1) {
+        readDone.resolve()
+        await gate.promise
+      }
       return read
     })
 
     const before = cache.get('o5')
-    await sleep(20)
+    await readDone.promise // the first read is in flight, past its look at the row
     table.put('o5', 'PAID', 2)
     await cache.afterWrite('o5', { id: 'o5', status: 'PAID', version: 2 }, 2)
     const after = await cache.get('o5')
@@ -169,15 +175,19 @@ describe('entity cache', () => {
     const ids = Array.from({ length: 40 }, (_, i) => `t${i}`)
     for (const id of ids) table.put(id, 'PLACED', 1)
 
+    const started = Date.now()
     await Promise.all(ids.slice(0, 20).map((id) => cache.get(id)))
     await Promise.all(ids.slice(20).map((id) => cache.invalidate(id, 1)))
 
     const ttls = await Promise.all(ids.map((id) => redis.ttl(keyPrefix + id)))
+    // What is left of a TTL shrinks with the time the writes and reads took (seconds, on a loaded machine).
+    const elapsed = Math.ceil((Date.now() - started) / 1000)
     for (const ttl of ttls) {
-      expect(ttl).toBeGreaterThanOrEqual(99)
+      expect(ttl).toBeGreaterThanOrEqual(99 - elapsed)
       expect(ttl).toBeLessThanOrEqual(150)
     }
-    expect(new Set(ttls).size).toBeGreaterThan(1)
+    // Jitter, not the clock moving on between the writes, spreads them.
+    expect(Math.max(...ttls) - Math.min(...ttls)).toBeGreaterThan(elapsed + 1)
   })
 
   it('when an invalidation cannot reach Redis, then the stale entry is never served and the invalidation is replayed once Redis answers', async () => {
@@ -228,10 +238,13 @@ describe('entity cache', () => {
       await connected(own)
 
       expect(await cache.get('c')).toMatchObject({ status: 'PAID' })
-      await eventually(async () => (await redis.keys(`${keyPrefix}*`)).length === 0, 5_000, 'the cache to be dropped')
-      expect(await cache.get('a')).toMatchObject({ status: 'PAID' })
-      expect(await cache.get('a')).toMatchObject({ status: 'PAID' })
-      expect(cache.stats().hits).toBeGreaterThan(0)
+      await eventually(async () => (await redis.keys(`${keyPrefix}*`)).length === 0, 15_000, 'the cache to be dropped')
+      // Seen from another connection, the keys can be gone a moment before the cache has noted the drop as done
+      // (until then it reads past Redis): it is used again, by itself, soon after.
+      await eventually(async () => {
+        expect(await cache.get('a')).toMatchObject({ status: 'PAID' })
+        return cache.stats().hits > 0
+      }, 15_000, 'a cache hit after the drop')
     } finally {
       own.disconnect()
     }

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClientQueue, createFanout, formatSse, streamToClient, type Fanout, type FanoutMessage } from '../src/index.ts'
-import { connect, connected, eventually, logger, redisUrl, runId, sleep } from './support.ts'
+import { connect, connected, eventually, logger, redisUrl, runId } from './support.ts'
 
 interface StatusChanged {
   status: string
@@ -36,12 +36,20 @@ describe('fanout', () => {
     const id = await copyA.publish(key, { status: 'PAID', seq: 1 })
 
     expect(id).toMatch(/^\d+-\d+$/)
-    await eventually(() => seenByB.length === 1 && seenByA.length === 1, 5_000, 'delivery to both copies')
+    await eventually(() => seenByB.length === 1 && seenByA.length === 1, 15_000, 'delivery to both copies')
     expect(seenByB[0]).toEqual({ id, key, event: { status: 'PAID', seq: 1 } })
     offA()
     offB()
     await copyA.publish(key, { status: 'SHIPPED', seq: 2 })
-    await sleep(100)
+    // One channel delivers in order: once a later event has reached copy B, the one before it has too.
+    const marker = orderId()
+    let markerSeen = false
+    const offMarker = copyB.subscribe((m) => {
+      if (m.key === marker) markerSeen = true
+    })
+    await copyA.publish(marker, { status: 'MARKER', seq: 3 })
+    await eventually(() => markerSeen, 15_000, 'the marker at copy B')
+    offMarker()
     expect(seenByB).toHaveLength(1)
   })
 
@@ -112,7 +120,7 @@ describe('client queues', () => {
 
     for (let seq = 1; seq <= 50; seq++) await copyA.publish(key, { status: 'S', seq })
 
-    await eventually(() => frames.length === 50, 5_000, 'the fast client to get every event')
+    await eventually(() => frames.length === 50, 15_000, 'the fast client to get every event')
     expect(frames[49]).toContain('"seq":50')
     expect(frames[0]).toMatch(/^id: \d+-\d+\ndata: \{"status":"S","seq":1\}\n\n$/)
     expect(slowQueue.overflowed).toBe(true)

@@ -43,6 +43,11 @@ describe('outbox relay', () => {
     const unpublished = await sql`SELECT 1 FROM outbox WHERE aggregateid = ${key} AND published_at IS NULL`.execute(db)
     expect(unpublished.rows).toHaveLength(0)
 
+    // A marker after the four, under the same key (same partition): once it is applied, the runner has been
+    // through both copies of the batch, so "applied once" is a fact, not the result of waiting long enough.
+    const marker = newMessage('PAYMENT_PROCESSED', { orderId: key, sagaId: randomUUID(), paymentId: randomUUID(), amountCents: 99 }, { correlationId: `relay-${key}` })
+    await producer.send([recordOf({ id: marker.id, topic: TEST_TOPIC, aggregateid: key, type: marker.type, payload: JSON.stringify(marker), correlation_id: marker.correlationId, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' })])
+
     const applied: number[] = []
     const wire = await collect([TEST_TOPIC], (r) => r.key === key)
     const runner = createConsumer({
@@ -52,13 +57,12 @@ describe('outbox relay', () => {
       },
     })
     await runner.start()
-    await eventually(() => wire.seen.length >= 4, 30_000, 'four records on the wire')
-    await eventually(() => applied.length >= 2, 30_000, 'effects')
-    await new Promise((r) => setTimeout(r, 500))
+    await eventually(() => wire.seen.length >= 5, 30_000, 'five records on the wire')
+    await eventually(() => applied.includes(99), 30_000, 'the marker applied')
     await runner.stop()
     await wire.close()
-    expect(wire.seen.map((r) => r.headers.id)).toEqual([rows[0]!.id, rows[1]!.id, rows[0]!.id, rows[1]!.id])
-    expect(applied).toEqual([1, 2])
+    expect(wire.seen.map((r) => r.headers.id)).toEqual([rows[0]!.id, rows[1]!.id, rows[0]!.id, rows[1]!.id, marker.id])
+    expect(applied).toEqual([1, 2, 99])
   })
 
   it('when two relays run together, then every aggregate keeps its order and nothing is lost', async () => {
