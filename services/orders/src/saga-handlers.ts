@@ -8,9 +8,9 @@ import type { Logger } from 'pino'
 import type { AnyMessage } from '@trackops/contracts'
 import { enqueue, newMessage, type HandlerContext, type MessageContext, type Tx } from '@trackops/messaging'
 import { advance, defaultMaxCompensationAttempts, isSagaReply, openSaga, type Saga, type SagaConfig, type SagaEvent, type Transition } from './saga.ts'
-import { findSaga, insertSaga, lockSaga, updateSaga } from './saga-store.ts'
+import { insertSaga, lockSaga, orderIdOfSaga, updateSaga } from './saga-store.ts'
 import { applyStatusChange, orderNotFound, type ChangeCause } from './change-status.ts'
-import { lockOrder } from './order-store.ts'
+import { lockOrder, lockOrderRow } from './order-store.ts'
 
 // --- metrics --------------------------------------------------------------------------------------------------------
 
@@ -106,12 +106,12 @@ export async function applySagaEvent(
 ): Promise<{ before: Saga; transition: Transition; saga: Saga; orderChange: OrderChangeResult } | null> {
   let orderId = target.orderId
   if (target.sagaId) {
-    const found = await findSaga(tx, { id: target.sagaId })
-    if (!found || (orderId && found.orderId !== orderId)) return null
-    orderId = found.orderId
+    const ofSaga = await orderIdOfSaga(tx, target.sagaId)
+    if (!ofSaga || (orderId && ofSaga !== orderId)) return null
+    orderId = ofSaga
   }
   if (!orderId) return null
-  await lockOrder(tx, orderId)
+  await lockOrderRow(tx, orderId)
   const before = await lockSaga(tx, { orderId })
   if (!before || (target.sagaId && before.id !== target.sagaId)) return null
   const cfg = typeof config === 'function' ? config(before) : config

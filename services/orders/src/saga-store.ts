@@ -139,14 +139,21 @@ export async function updateSaga(tx: Tx, before: Saga, s: Saga): Promise<number>
   return Number(row.version)
 }
 
+/** All changed steps in one statement. */
 async function upsertSteps(tx: Tx, s: Pick<Saga, 'id' | 'steps'>): Promise<void> {
-  for (const step of s.steps) {
-    await sql`
-      INSERT INTO saga_steps (saga_id, name, kind, status, attempts, started_at, completed_at, error)
-      VALUES (${s.id}, ${step.name}, ${step.kind}, ${step.status}, ${step.attempts}, ${step.startedAt}, ${step.completedAt}, ${step.error})
-      ON CONFLICT (saga_id, name) DO UPDATE SET status = EXCLUDED.status, attempts = EXCLUDED.attempts,
-        started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at, error = EXCLUDED.error`.execute(tx)
-  }
+  if (s.steps.length === 0) return
+  const rows = s.steps.map((step) => sql`(${s.id}, ${step.name}, ${step.kind}, ${step.status}, ${step.attempts}, ${step.startedAt}, ${step.completedAt}, ${step.error})`)
+  await sql`
+    INSERT INTO saga_steps (saga_id, name, kind, status, attempts, started_at, completed_at, error)
+    VALUES ${sql.join(rows)}
+    ON CONFLICT (saga_id, name) DO UPDATE SET status = EXCLUDED.status, attempts = EXCLUDED.attempts,
+      started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at, error = EXCLUDED.error`.execute(tx)
+}
+
+/** The order a saga belongs to (no steps read): for finding the order to lock first. */
+export async function orderIdOfSaga(db: Tx, sagaId: string): Promise<string | null> {
+  const r = await sql<{ order_id: string }>`SELECT order_id FROM saga_instances WHERE id = ${sagaId}`.execute(db)
+  return r.rows[0]?.order_id ?? null
 }
 
 export async function findSaga(db: Tx, key: SagaKey): Promise<Saga | null> {
