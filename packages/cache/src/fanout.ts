@@ -151,9 +151,10 @@ export function createFanout<E>(opts: FanoutOptions) {
 
     /**
      * Events of `key` after `sinceId` (oldest first), for Last-Event-ID. gap: events after sinceId may be missing
-     * (trimmed, expired, unknown id or Redis failing), so the client should reload the current state.
+     * (trimmed, expired, unknown id or Redis failing), so the client should reload the current state. `since` is
+     * the entry at sinceId itself: what the client already has.
      */
-    async recentEvents(key: string, sinceId?: string | null, limit = historySize): Promise<{ events: FanoutMessage<E>[]; gap: boolean }> {
+    async recentEvents(key: string, sinceId?: string | null, limit = historySize): Promise<{ events: FanoutMessage<E>[]; gap: boolean; since?: FanoutMessage<E> }> {
       const valid = sinceId != null && STREAM_ID.test(sinceId)
       let entries: [id: string, fields: string[]][]
       try {
@@ -164,10 +165,12 @@ export function createFanout<E>(opts: FanoutOptions) {
         logger.warn({ err: error, channel }, 'fanout history unavailable')
         return { events: [], gap: true }
       }
-      const continuous = valid && entries[0]?.[0] === sinceId
+      const toMessage = ([id, fields]: [string, string[]]) => ({ id, key, event: JSON.parse(fields[1] ?? 'null') as E })
+      const first = entries[0]
+      const continuous = valid && first?.[0] === sinceId
       if (continuous) entries.shift()
-      const events = entries.slice(0, limit).map(([id, fields]) => ({ id, key, event: JSON.parse(fields[1] ?? 'null') as E }))
-      return { events, gap: sinceId != null && !continuous }
+      const events = entries.slice(0, limit).map(toMessage)
+      return { events, gap: sinceId != null && !continuous, ...(continuous && first ? { since: toMessage(first) } : {}) }
     },
 
     stats() {

@@ -63,7 +63,8 @@ describe('fanout', () => {
     expect(resumed.gap).toBe(false)
     expect(resumed.events.map((e) => e.event.seq)).toEqual([3, 4, 5])
     expect(resumed.events.map((e) => e.id)).toEqual(ids.slice(2))
-    expect(await copyB.recentEvents(key, ids[4])).toEqual({ events: [], gap: false })
+    expect(resumed.since).toMatchObject({ id: ids[1], event: { seq: 2 } }) // what the client already has
+    expect(await copyB.recentEvents(key, ids[4])).toEqual({ events: [], gap: false, since: { id: ids[4], key, event: { status: 'S', seq: 5 } } })
     expect((await copyB.recentEvents(key)).events.map((e) => e.event.seq)).toEqual([1, 2, 3, 4, 5])
   })
 

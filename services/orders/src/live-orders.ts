@@ -229,9 +229,11 @@ export function registerLiveRoutes(app: App, deps: { db: Db; live: LiveOrders; m
         const missed = lastEventId ? await live.fanout.recentEvents(id, lastEventId) : null
         if (missed && !missed.gap) {
           sentId = lastEventId
+          if (missed.since) sentVersion = missed.since.event.version // what the client already has
           for (const m of missed.events) send(m)
-          // An announcement can be lost (Redis failing, a crash after the commit): the database has the last word.
-          if (missed.events.length > 0) await pushSnapshot(order)
+          // An announcement can be lost (Redis failing, a crash after the commit), with or without later ones: the
+          // database has the last word, and a newer version than the client has is sent as a snapshot.
+          await pushSnapshot(order)
         } else {
           await pushSnapshot(order)
         }

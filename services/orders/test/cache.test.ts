@@ -289,6 +289,33 @@ describe('live updates (SSE)', () => {
     await unknown.close()
   })
 
+  it('when a change was committed but its announcement was lost, then a client resuming with Last-Event-ID gets it as a snapshot', async () => {
+    const { id, customerId } = await bare()
+    const auth = await customer(customerId)
+    const first = await subscribe(`/api/orders/${id}/events`, auth)
+    await first.next()
+    await app.inject({ method: 'POST', url: `/api/orders/${id}/confirm`, headers: { authorization: await operator() } })
+    await applyChange(orderChangeOfRow(await rowChange(id)) as OrderChange)
+    const seen = await first.next()
+    await first.close()
+    await applyChange.drain()
+
+    // Committed, but never announced (as when Redis failed or the process died between commit and announcement).
+    await app.inject({ method: 'POST', url: `/api/orders/${id}/process`, headers: { authorization: await operator() } })
+    const resumed = await subscribe(`/api/orders/${id}/events`, auth, seen.id)
+    expect(await resumed.next()).toMatchObject({ event: 'snapshot', data: { status: 'PROCESSING', version: 3 } })
+    await resumed.close()
+
+    // Resuming from the same id again: the unannounced change is still sent (as a snapshot), then the next change
+    // arrives as a status event.
+    const current = await subscribe(`/api/orders/${id}/events`, auth, seen.id)
+    await app.inject({ method: 'POST', url: `/api/orders/${id}/ship`, headers: { authorization: await operator() } })
+    await applyChange(orderChangeOfRow(await rowChange(id)) as OrderChange)
+    expect(await current.next()).toMatchObject({ event: 'snapshot', data: { status: 'PROCESSING', version: 3 } })
+    expect(await current.next()).toMatchObject({ event: 'status', data: { status: 'SHIPPED', version: 4 } })
+    await current.close()
+  })
+
   it("when a customer asks for someone else's order stream, then 404; the all-orders stream is for staff only", async () => {
     const { id } = await bare()
     const stranger = await fetch(`${base}/api/orders/${id}/events`, { headers: { authorization: await customer(randomUUID()) } })
