@@ -44,7 +44,7 @@ export function createFanout<E>(opts: FanoutOptions) {
   const { channel, logger } = opts
   const owned = typeof opts.redis === 'string'
   const publisher = typeof opts.redis === 'string' ? createRedis(opts.redis, `${channel}-pub`) : opts.redis.publisher
-  const subscriber = typeof opts.redis === 'string' ? createRedis(opts.redis, `${channel}-sub`) : opts.redis.subscriber
+  const subscriber = typeof opts.redis === 'string' ? createRedis(opts.redis, `${channel}-sub`, { autoPipelining: false }) : opts.redis.subscriber
   const historySize = opts.historySize ?? 100
   const historyTtl = opts.historyTtlSeconds ?? 86_400
   const labels = { channel }
