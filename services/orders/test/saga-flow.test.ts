@@ -322,9 +322,8 @@ describe('the order saga against PostgreSQL', () => {
       await held
     })
     await isLocked
-    const started = Date.now()
+    // The lock is released only after this sweep returns: had the sweeper waited for it, the test would hang.
     await sweeper.sweepOnce(due)
-    expect(Date.now() - started).toBeLessThan(5_000)
     expect((await sagaOf(order.id)).status).toBe('RUNNING')
     release()
     await holder
