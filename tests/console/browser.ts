@@ -7,7 +7,10 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { testEnv } from '../support/env.ts'
 
 export const consoleUrl = testEnv.urls.console
-export const screenshotDir = path.resolve(import.meta.dirname, '../../docs/screenshots')
+// A test run leaves the committed screenshots alone unless asked (UPDATE_SCREENSHOTS=1 npm test -- tests/console).
+export const screenshotDir = process.env['UPDATE_SCREENSHOTS'] === '1'
+  ? path.resolve(import.meta.dirname, '../../docs/screenshots')
+  : path.resolve(import.meta.dirname, '../../.stack/screenshots')
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
 export interface Browser {

@@ -1,6 +1,6 @@
 // The console in a real browser against the running stack (orders, inventory, payments, relay, console on
 // their ports; Kafka and Kafka Connect up): `npm run up`, then `npm test`. Screenshots of every main view are
-// written to docs/screenshots/.
+// written to .stack/screenshots/ (docs/screenshots/ with UPDATE_SCREENSHOTS=1).
 import { randomUUID } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import path from 'node:path'
