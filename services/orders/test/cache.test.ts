@@ -236,6 +236,19 @@ describe('stampede protection and statistics', () => {
 
 const subscribe = (path: string, auth: string, lastEventId?: string) => openSse(`${base}${path}`, { authorization: auth, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) })
 
+/** An order its owner followed until its first change (confirmed) was announced; the stream is closed again. */
+async function followedUntilConfirmed() {
+  const { id, customerId } = await bare()
+  const auth = await customer(customerId)
+  const first = await subscribe(`/api/orders/${id}/events`, auth)
+  await first.next()
+  await app.inject({ method: 'POST', url: `/api/orders/${id}/confirm`, headers: { authorization: await operator() } })
+  await applyChange(orderChangeOfRow(await rowChange(id)) as OrderChange)
+  const seen = await first.next()
+  await first.close()
+  return { id, auth, seen }
+}
+
 describe('live updates (SSE)', () => {
   it('when the owner follows an order, then the current status comes first and every committed change follows, with the previous status and reason', async () => {
     const { id, customerId } = await bare()
@@ -263,14 +276,7 @@ describe('live updates (SSE)', () => {
   })
 
   it('when a client reconnects with Last-Event-ID, then it receives exactly what it missed; with an unknown id, a fresh snapshot', async () => {
-    const { id, customerId } = await bare()
-    const auth = await customer(customerId)
-    const first = await subscribe(`/api/orders/${id}/events`, auth)
-    await first.next()
-    await app.inject({ method: 'POST', url: `/api/orders/${id}/confirm`, headers: { authorization: await operator() } })
-    await applyChange(orderChangeOfRow(await rowChange(id)) as OrderChange)
-    const seen = await first.next()
-    await first.close()
+    const { id, auth, seen } = await followedUntilConfirmed()
 
     for (const next of ['process', 'ship']) {
       await app.inject({ method: 'POST', url: `/api/orders/${id}/${next}`, headers: { authorization: await operator() } })
@@ -290,14 +296,7 @@ describe('live updates (SSE)', () => {
   })
 
   it('when a change was committed but its announcement was lost, then a client resuming with Last-Event-ID gets it as a snapshot', async () => {
-    const { id, customerId } = await bare()
-    const auth = await customer(customerId)
-    const first = await subscribe(`/api/orders/${id}/events`, auth)
-    await first.next()
-    await app.inject({ method: 'POST', url: `/api/orders/${id}/confirm`, headers: { authorization: await operator() } })
-    await applyChange(orderChangeOfRow(await rowChange(id)) as OrderChange)
-    const seen = await first.next()
-    await first.close()
+    const { id, auth, seen } = await followedUntilConfirmed()
     await applyChange.drain()
 
     // Committed, but never announced (as when Redis failed or the process died between commit and announcement).

@@ -10,6 +10,13 @@ export const paymentMetrics = {
   breaker:
     existing<client.Gauge>('trackops_circuit_breaker_state') ??
     new client.Gauge({ name: 'trackops_circuit_breaker_state', help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open.', labelNames: ['breaker'] }),
+  reconciliations:
+    existing<client.Counter>('trackops_payment_reconciliations_total') ??
+    new client.Counter({
+      name: 'trackops_payment_reconciliations_total',
+      help: 'Charges without a gateway answer, reconciled: refunded (the processor had charged), not_charged, unresolved (needs an operator), later (asked again).',
+      labelNames: ['outcome'],
+    }),
   gatewayAttempts:
     existing<client.Histogram>('trackops_payment_gateway_attempts') ??
     new client.Histogram({ name: 'trackops_payment_gateway_attempts', help: 'Gateway attempts per payment operation.', labelNames: ['operation'], buckets: [1, 2, 3, 4] }),

@@ -11,7 +11,7 @@
 // of the service can run the reconciler at once; the idempotency keys make a crash between the gateway call and
 // the commit harmless (the next pass gets the same answers back).
 import type { Logger } from 'pino'
-import client from 'prom-client'
+import { paymentMetrics } from './metrics.ts'
 import type { Db, Payment } from './payment-store.ts'
 import { DEFAULT_RECONCILE_AFTER_MS, chargeKey, type PaymentDeps } from './process-payment.ts'
 import { refundKey } from './refund-payment.ts'
@@ -22,15 +22,8 @@ const MAX_DELAY_MS = 60 * 60_000
 
 export type ReconcileOutcome = 'refunded' | 'not_charged' | 'unresolved' | 'later'
 
-const reconciliations =
-  (client.register.getSingleMetric('trackops_payment_reconciliations_total') as client.Counter | undefined) ??
-  new client.Counter({
-    name: 'trackops_payment_reconciliations_total',
-    help: 'Charges without a gateway answer, reconciled: refunded (the processor had charged), not_charged, unresolved (needs an operator), later (asked again).',
-    labelNames: ['outcome'],
-  })
 // Exported at 0 from start-up, so the first unresolved one already makes increase() see a step (the alert).
-for (const outcome of ['refunded', 'not_charged', 'unresolved', 'later'] as const) reconciliations.inc({ outcome }, 0)
+for (const outcome of ['refunded', 'not_charged', 'unresolved', 'later'] as const) paymentMetrics.reconciliations.inc({ outcome }, 0)
 
 /** Reconciles the payments that are due, one transaction each; returns what became of each. */
 export async function reconcileDue(db: Db, deps: PaymentDeps & { log: Logger }, limit = 20): Promise<ReconcileOutcome[]> {
@@ -50,7 +43,7 @@ export async function reconcileDue(db: Db, deps: PaymentDeps & { log: Logger }, 
       return due ? reconcileOne(tx, deps, due) : null
     })
     if (!outcome) break
-    reconciliations.inc({ outcome })
+    paymentMetrics.reconciliations.inc({ outcome })
     outcomes.push(outcome)
   }
   return outcomes
