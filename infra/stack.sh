@@ -9,6 +9,7 @@
 #   stack.sh reset       down, drop the connectors' replication slots, wipe .stack/kafka-data
 #   stack.sh topics      create missing topics from infra/topics.txt
 #   stack.sh connectors-remove [--drop-slots]   unregister the connectors (and forget their offsets and slots)
+#   stack.sh connectors-reset-offsets [name…]   forget stored offsets: continue from each slot's position
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -124,6 +125,7 @@ case ${1:-} in
   status) cmd_status ;;
   connectors) register_connectors ;;
   connectors-remove) remove_connectors "${2:-}" ;;
+  connectors-reset-offsets) shift; reset_connector_offsets "$@" ;;
   reset) cmd_reset ;;
   topics) ensure_topics "$INFRA/topics.txt" ;;
   *)

@@ -105,6 +105,10 @@ wait_connector() {
       FAILED* | *FAILED)
         [[ -t 1 ]] && printf '\n'
         print_trace "$json"
+        [[ $json == *"no longer available on the server"* ]] &&
+          die "connector $name is FAILED: the offset Kafka Connect stored for it is older than what its replication slot still holds" \
+              "Kafka's data was reset, or another TrackOps checkout consumed the same PostgreSQL slots; the changes in between are not on this Kafka" \
+              "to continue from the slot's position (accepting that gap): bash infra/stack.sh connectors-reset-offsets $name"
         die "connector $name is FAILED (connector/task: ${states/ //})" \
             "the trace above names the cause; more in .stack/logs/connect.log" \
             "after fixing it: bash infra/stack.sh connectors (restarts failed connectors)" ;;
@@ -192,6 +196,27 @@ remove_connector() {
     ok "dropped replication slot $slot"
   fi
 }
+
+# Forgets a connector's stored offsets so it starts from its replication slot's position (Kafka Connect 3.6+ REST:
+# stop, DELETE offsets, resume), then waits for RUNNING.
+reset_connector_offsets() {
+  local names=("$@") name code
+  ((${#names[@]})) || names=("${CONNECTORS[@]}")
+  step "resetting the stored offsets of: ${names[*]}"
+  connect_has_debezium || die "Kafka Connect is not running on $CONNECT_URL" "start it: bash infra/stack.sh up"
+  for name in "${names[@]}"; do
+    code=$(curl -sS -m 30 -o /dev/null -w '%{http_code}' -X PUT "$CONNECT_URL/connectors/$name/stop") || code=000
+    [[ $code == 20? ]] || die "stopping connector $name failed (HTTP $code)" "is it registered? bash infra/stack.sh connectors"
+    wait_for "$name to be STOPPED" 30 connector_stopped "$name"
+    code=$(curl -sS -m 30 -o /dev/null -w '%{http_code}' -X DELETE "$CONNECT_URL/connectors/$name/offsets") || code=000
+    [[ $code == 200 ]] || die "deleting the offsets of $name failed (HTTP $code)" "see .stack/logs/connect.log"
+    code=$(curl -sS -m 30 -o /dev/null -w '%{http_code}' -X PUT "$CONNECT_URL/connectors/$name/resume") || code=000
+    [[ $code == 20? ]] || die "resuming connector $name failed (HTTP $code)" "see .stack/logs/connect.log"
+    wait_connector "$name"
+  done
+}
+
+connector_stopped() { [[ $(status_states "$(connect_get "/connectors/$1/status" 2>/dev/null)") == STOPPED* ]]; }
 
 remove_connectors() {
   local name
