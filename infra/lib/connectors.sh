@@ -108,7 +108,7 @@ wait_connector() {
         [[ $json == *"no longer available on the server"* ]] &&
           die "connector $name is FAILED: the offset Kafka Connect stored for it is older than what its replication slot still holds" \
               "Kafka's data was reset, or another TrackOps checkout consumed the same PostgreSQL slots; the changes in between are not on this Kafka" \
-              "to continue from the slot's position (accepting that gap): bash infra/stack.sh connectors-reset-offsets $name"
+              "to continue from the slot's position (accepting that gap): bash infra/stack.sh connectors-reset-offsets $name  (no name: every connector)"
         die "connector $name is FAILED (connector/task: ${states/ //})" \
             "the trace above names the cause; more in .stack/logs/connect.log" \
             "after fixing it: bash infra/stack.sh connectors (restarts failed connectors)" ;;

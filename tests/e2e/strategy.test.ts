@@ -1,16 +1,11 @@
 // Switching the publishing strategy (Debezium ↔ polling relay) changes nothing a consumer can observe: the same
 // records (topic, key, header names, envelope) and the same saga outcome, with nothing lost across the switch.
 import { randomUUID } from 'node:crypto'
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Topics } from '@trackops/contracts'
 import type { KafkaRecordIn } from '@trackops/messaging'
 import { collect } from '../../packages/messaging/test/support.ts'
-import { api, confirmedSagaTypes, createProduct, eventually, placeOrder, waitForStatus } from '../support/stack.ts'
-
-const run = promisify(execFile)
-const switchTo = (strategy: 'outbox' | 'debezium') => run('bash', ['scripts/switch-strategy.sh', strategy], { timeout: 240_000, env: { ...process.env, EVENT_PUBLISHING_STRATEGY: strategy } })
+import { api, confirmedSagaTypes, createProduct, eventually, placeOrder, switchStrategy as switchTo, waitForStatus } from '../support/stack.ts'
 
 afterAll(async () => {
   await switchTo('debezium')

@@ -126,6 +126,14 @@ export async function stopChild(child: ChildProcess | undefined, graceMs = 15_00
 /** Every record a confirmed order's saga puts on the wire, in whatever order the topics deliver them. */
 export const confirmedSagaTypes = ['ORDER_CREATED', 'RESERVE_INVENTORY', 'INVENTORY_RESERVED', 'PROCESS_PAYMENT', 'PAYMENT_PROCESSED', 'ORDER_STATUS_UPDATED', 'COMMIT_RESERVATION'] as const
 
+/**
+ * Switches the publishing strategy of the running stack (scripts/switch-strategy.sh: writers stop, the current
+ * publisher drains, the other takes over, .env records it, writers start); a no-op when it is already in effect.
+ */
+export async function switchStrategy(strategy: 'outbox' | 'debezium') {
+  await run('bash', ['scripts/switch-strategy.sh', strategy], { timeout: 240_000, env: { ...process.env, EVENT_PUBLISHING_STRATEGY: strategy } })
+}
+
 /** Runs scripts/services.sh (start|stop|restart) for the named services with extra environment. */
 export async function services(command: 'start' | 'stop' | 'restart', names: string[], env: Record<string, string> = {}) {
   await run('bash', ['scripts/services.sh', command, ...names], { env: { ...process.env, ...env }, timeout: 180_000 })
