@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto'
-// Crash recovery: SIGKILL a service in the middle of sagas; after it restarts every saga finishes, no charge
-// is duplicated and stock is conserved. A step whose reply never comes is compensated at its deadline.
-import { afterAll, describe, expect, it } from 'vitest'
-import { api, createProduct, eventually, item, kill, operator, placeOrder, services, waitForStatus } from '../support/stack.ts'
+// Crash recovery, under both publishing strategies: SIGKILL a service in the middle of sagas; after it restarts
+// every saga finishes, no charge is duplicated and stock is conserved. A step whose reply never comes is
+// compensated at its deadline.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { api, createProduct, eventually, item, kill, operator, placeOrder, publishedBy, services, strategies, switchStrategy, waitForStatus } from '../support/stack.ts'
 
 afterAll(async () => {
-  // whatever happened, leave every service running with its normal settings
+  // whatever happened, leave every service running with its normal settings and the strategy npm run up chose
   await services('start', ['inventory', 'payments', 'orders', 'relay'])
-})
+  await switchStrategy('debezium')
+}, 240_000)
 
 async function settle(orderIds: string[]) {
   const final = new Map<string, string>()
@@ -37,40 +39,6 @@ async function assertConsistent(productId: string, stock: number, final: Map<str
   expect(settled.soldQuantity).toBe(alreadySold + confirmed * quantity)
   expect(settled.availableQuantity + settled.soldQuantity).toBe(stock)
 }
-
-describe.each(['orders', 'inventory', 'payments'])('when %s is killed mid-saga', (victim) => {
-  it('then after its restart every saga finishes, nothing is charged twice and stock is conserved', async () => {
-    const stock = 200
-    const productId = await createProduct({ stock })
-    const warmUp = await placeOrder({ items: [{ productId, quantity: 1 }] }) // the product reached the catalogue replica
-    await waitForStatus(warmUp.order.id, ['CONFIRMED'])
-    const customerId = randomUUID()
-    let answered = 0
-    const placing = (async () => {
-      for (let i = 0; i < 30; i++) {
-        try {
-          await placeOrder({ items: [{ productId, quantity: 2 }], customerId })
-          answered++
-        } catch {
-          // the orders service itself may be down for a moment: the client would retry, so do we
-          await new Promise((r) => setTimeout(r, 300))
-        }
-      }
-    })()
-    await new Promise((r) => setTimeout(r, 400))
-    await kill(victim, 'SIGKILL')
-    await new Promise((r) => setTimeout(r, 1_500))
-    await services('start', [victim])
-    await placing
-    expect(answered).toBeGreaterThan(10)
-    // every order that was created, including any whose response the kill swallowed
-    const listed = (await api('orders', 'GET', `/api/orders/customer/${customerId}?size=100`, { token: await operator() })).body
-    const ids: string[] = listed.content.map((o: { id: string }) => o.id)
-    expect(ids.length).toBeGreaterThanOrEqual(answered)
-    const final = await settle(ids)
-    await assertConsistent(productId, stock, final, 2, 1)
-  }, 240_000)
-})
 
 describe('step deadlines', () => {
   it('when payments is down past the step deadline, then the saga compensates in reverse order once payments answers: refunded, released, CANCELLED by timeout', async () => {
@@ -104,4 +72,42 @@ describe('step deadlines', () => {
       await services('restart', ['orders'])
     }
   }, 240_000)
+})
+
+describe.each(strategies)('published by %s', (strategy) => {
+  beforeAll(() => publishedBy(strategy), 420_000)
+
+  describe.each(['orders', 'inventory', 'payments'])('when %s is killed mid-saga', (victim) => {
+    it('then after its restart every saga finishes, nothing is charged twice and stock is conserved', async () => {
+      const stock = 200
+      const productId = await createProduct({ stock })
+      const warmUp = await placeOrder({ items: [{ productId, quantity: 1 }] }) // the product reached the catalogue replica
+      await waitForStatus(warmUp.order.id, ['CONFIRMED'])
+      const customerId = randomUUID()
+      let answered = 0
+      const placing = (async () => {
+        for (let i = 0; i < 30; i++) {
+          try {
+            await placeOrder({ items: [{ productId, quantity: 2 }], customerId })
+            answered++
+          } catch {
+            // the orders service itself may be down for a moment: the client would retry, so do we
+            await new Promise((r) => setTimeout(r, 300))
+          }
+        }
+      })()
+      await new Promise((r) => setTimeout(r, 400))
+      await kill(victim, 'SIGKILL')
+      await new Promise((r) => setTimeout(r, 1_500))
+      await services('start', [victim])
+      await placing
+      expect(answered).toBeGreaterThan(10)
+      // every order that was created, including any whose response the kill swallowed
+      const listed = (await api('orders', 'GET', `/api/orders/customer/${customerId}?size=100`, { token: await operator() })).body
+      const ids: string[] = listed.content.map((o: { id: string }) => o.id)
+      expect(ids.length).toBeGreaterThanOrEqual(answered)
+      const final = await settle(ids)
+      await assertConsistent(productId, stock, final, 2, 1)
+    }, 240_000)
+  })
 })

@@ -2,9 +2,8 @@
 // relay): every outcome ends CONFIRMED or CANCELLED without help, with stock and charges consistent. Also records
 // POST → CONFIRMED times per strategy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { api, createProduct, eventually, item, kill, operator, placeOrder, services, switchStrategy, waitForStatus } from '../support/stack.ts'
+import { api, createProduct, eventually, item, kill, operator, placeOrder, publishedBy, services, strategies, switchStrategy, waitForStatus } from '../support/stack.ts'
 
-const strategies = ['debezium', 'outbox'] as const
 const confirmTimes: Record<(typeof strategies)[number], number[]> = { debezium: [], outbox: [] }
 afterAll(async () => {
   for (const strategy of strategies) {
@@ -31,17 +30,6 @@ async function itemWhen(productId: string, ready: (i: { availableQuantity: numbe
 }
 async function history(orderId: string) {
   return (await api('orders', 'GET', `/api/orders/${orderId}/history`, { token: await operator() })).body
-}
-
-/**
- * Switches, then waits until one order goes through: right after a switch the restarted services are still
- * joining their consumer groups (seen: 23 s for the first saga), which belongs to the switch, not to a test.
- */
-async function publishedBy(strategy: (typeof strategies)[number]) {
-  await switchStrategy(strategy)
-  const productId = await createProduct({ stock: 1 })
-  const { order } = await placeOrder({ items: [{ productId, quantity: 1 }] })
-  await waitForStatus(order.id, ['CONFIRMED'], 180_000)
 }
 
 describe.each(strategies)('order saga, published by %s', (strategy) => {
