@@ -9,12 +9,12 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import client from 'prom-client'
 import type { Logger } from 'pino'
-import { AppError, isDependencyUnavailable, problem, ProblemSchema } from './errors.ts'
+import { AppError, problem, ProblemSchema } from './errors.ts'
 import type { Health } from './health.ts'
 import type { Principal, Role, Verifier } from './auth.ts'
 import type { RateDecision, RouteClass } from './rate-limit.ts'
 import { context } from '@opentelemetry/api'
-import { contextFromHeaders, initTracing, startSpan, type OpenSpan } from '@trackops/messaging'
+import { contextFromHeaders, initTracing, isInfrastructureError, startSpan, type OpenSpan } from '@trackops/messaging'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -195,7 +195,7 @@ export async function createApp(opts: AppOptions) {
         : 'The request could not be understood.'
       return sendProblem(req, reply, problem(status, code, detail))
     }
-    if (isDependencyUnavailable(error)) {
+    if (isInfrastructureError(error)) {
       req.log.warn({ err: error }, 'a dependency is unavailable; answered 503')
       return sendProblem(req, reply, problem(503, 'service.unavailable', 'The service cannot take this request right now (its database is busy or unreachable); retry after a moment.'), { 'retry-after': '1' })
     }

@@ -34,24 +34,6 @@ const statusBySuffix: Record<string, number> = {
   'unavailable': 503,
 }
 
-/**
- * Errors that say a dependency cannot take the request right now — not the client's fault and not a bug: the pool
- * has no free connection in time, the database refuses or drops connections, or is shutting down. Answered 503 with
- * Retry-After so clients and load balancers back off instead of retrying into an overload.
- */
-export function isDependencyUnavailable(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string') {
-      if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code)) return true
-      // SQLSTATE class 08 (connection exception), too many connections, admin/crash shutdown, cannot connect now.
-      if (code.startsWith('08') || ['53300', '57P01', '57P02', '57P03'].includes(code)) return true
-    }
-    if (/^(timeout exceeded when trying to connect|Connection terminated)/.test(e.message)) return true
-  }
-  return false
-}
-
 export function statusOf(code: string): number {
   const suffix = code.slice(code.lastIndexOf('.') + 1)
   return statusBySuffix[suffix] ?? 500

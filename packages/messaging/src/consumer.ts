@@ -11,6 +11,7 @@ import { messagingMetrics as m } from './metrics.ts'
 import type { MessageContext } from './envelope.ts'
 import { contextFromHeaders, withSpan } from './trace.ts'
 import { watchLag } from './lag.ts'
+import { isInfrastructureError } from './db.ts'
 
 /** Thrown by a handler when retrying cannot help: the record goes to the dead-letter topic at once. */
 export class PermanentError extends Error {
@@ -64,13 +65,6 @@ export interface ConsumerRunner {
 const MAX_IN_FLIGHT = 500
 const RESUME_AT = 100
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** Connection-level failures: retried until the database is back, never dead-lettered. */
-export function isInfrastructureError(error: unknown): boolean {
-  const e = error as { code?: string; message?: string }
-  if (typeof e?.code === 'string' && (e.code.startsWith('08') || e.code === '57P01' || e.code === '57P03' || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(e.code))) return true
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e?.message ?? '')
-}
 
 const describe = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error))
 

@@ -23,3 +23,22 @@ export function createDb<T>(url: string, opts: { max?: number; applicationName?:
     }),
   })
 }
+
+/**
+ * The database (or another dependency) cannot take work right now — not a bug and not the caller's fault: the pool
+ * had no free connection in time, connections are refused or dropped, the server is shutting down or full. The
+ * consumer runner retries such errors until the database is back (never dead-letters them); HTTP answers 503 with
+ * Retry-After. Looks through `cause` chains (a few levels).
+ */
+export function isInfrastructureError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string') {
+      if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code)) return true
+      // SQLSTATE class 08 (connection exception), too many connections, admin/crash shutdown, cannot connect now.
+      if (code.startsWith('08') || ['53300', '57P01', '57P02', '57P03'].includes(code)) return true
+    }
+    if (/Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e.message)) return true
+  }
+  return false
+}

@@ -1,10 +1,10 @@
 export { createKafkaProducer, createKafkaAdmin, type KafkaProducer, type KafkaAdmin, type KafkaRecordIn, type KafkaRecordOut } from './kafka.ts'
 export { newMessage, type MessageContext } from './envelope.ts'
 export { enqueue, recordOf, type OutboxRow, type Tx } from './outbox.ts'
-export { createConsumer, PermanentError, isInfrastructureError, defaultRetry, type ConsumerRunner, type HandlerContext, type MessageHandler, type RetryPolicy } from './consumer.ts'
+export { createConsumer, PermanentError, defaultRetry, type ConsumerRunner, type HandlerContext, type MessageHandler, type RetryPolicy } from './consumer.ts'
 export { createChangeConsumer, parseRowChange, type RowChange } from './cdc.ts'
 export { createRelay, publishBatch, pruneOutbox, type OutboxSource } from './relay.ts'
-export { createDb } from './db.ts'
+export { createDb, isInfrastructureError } from './db.ts'
 export { currentTraceparent, contextFromHeaders, initTracing, shutdownTracing, startSpan, withSpan, currentTraceId, type OpenSpan } from './trace.ts'
 export { messagingMetrics } from './metrics.ts'
 export const messagingMigrationsDir = new URL('../migrations', import.meta.url).pathname

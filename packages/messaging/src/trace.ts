@@ -39,7 +39,6 @@ export interface OpenSpan {
   end(error?: unknown, attributes?: Record<string, string | number>): void
 }
 
-/** Starts a span as a child of `parent`; recording only when an exporter is configured. */
 // Ids of non-recording spans come from a pre-filled random buffer: one getrandom call per 4 KiB instead of two per
 // request on the hot read path.
 let randomPool = Buffer.alloc(0)
@@ -53,6 +52,7 @@ function randomHex(bytes: number): string {
   return randomPool.toString('hex', randomAt - bytes, randomAt)
 }
 
+/** Starts a span as a child of `parent`; recording only when an exporter is configured. */
 export function startSpan(name: string, kind: 'server' | 'consumer' | 'internal', parent: Context): OpenSpan {
   let span: Span
   if (recording) {

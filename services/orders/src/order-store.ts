@@ -159,12 +159,12 @@ export async function getOrder(db: Db, id: string): Promise<Order | null> {
   return toOrder(row, (await itemsOf(db, [id])).get(id) ?? [])
 }
 
-/** Locks the order row until the transaction ends; null when there is no such order. */
 /** Takes the order's row lock without reading it (its items neither); false when there is no such order. */
 export async function lockOrderRow(tx: Db, id: string): Promise<boolean> {
   return (await tx.selectFrom('orders').select('id').where('id', '=', id).forUpdate().executeTakeFirst()) !== undefined
 }
 
+/** Locks the order row until the transaction ends; null when there is no such order. */
 export async function lockOrder(tx: Db, id: string): Promise<Order | null> {
   const row = await tx.selectFrom('orders').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
   if (!row) return null

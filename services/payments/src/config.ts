@@ -1,5 +1,6 @@
 import { Type } from 'typebox'
 import { configSchema, loadConfig } from '@trackops/http'
+import { DEFAULT_RECONCILE_AFTER_MS } from './process-payment.ts'
 
 export const paymentsConfigSchema = configSchema({
   PAYMENTS_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8085 }),
@@ -7,7 +8,7 @@ export const paymentsConfigSchema = configSchema({
   /** Per gateway attempt; a call makes up to 3 attempts. Kept ≤ 5 s: the handler's transaction waits for it. */
   PAYMENT_GATEWAY_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 5_000, default: 2_000 }),
   /** A charge that got no answer is looked up at the gateway this long after it failed (then 2×, 4×… while pending). */
-  PAYMENT_RECONCILE_AFTER_MS: Type.Integer({ minimum: 1_000, maximum: 86_400_000, default: 10_000 }),
+  PAYMENT_RECONCILE_AFTER_MS: Type.Integer({ minimum: 1_000, maximum: 86_400_000, default: DEFAULT_RECONCILE_AFTER_MS }),
   /** How often the reconciler looks for payments that are due. */
   PAYMENT_RECONCILE_EVERY_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 5_000 }),
 })
