@@ -5,7 +5,7 @@
 #   stack.sh up          PostgreSQL (logical WAL, dbs, roles), Redis, Kafka, topics, Kafka Connect
 #   stack.sh connectors  register the Debezium connectors (after the services' migrations) and wait for RUNNING
 #   stack.sh status      one line per component, connector and service
-#   stack.sh down        stop the services (.stack/run/*.pid), Kafka Connect and Kafka; PostgreSQL/Redis stay
+#   stack.sh down        stop the services (and their supervisor), Kafka Connect and Kafka; PostgreSQL/Redis stay
 #   stack.sh reset       down, drop the connectors' replication slots, wipe .stack/kafka-data
 #   stack.sh topics      create missing topics from infra/topics.txt
 #   stack.sh connectors-remove [--drop-slots]   unregister the connectors (and forget their offsets and slots)
@@ -36,9 +36,11 @@ cmd_up() {
   info "next: migrations, then bash infra/stack.sh connectors (npm run up does all of it)"
 }
 
-# Services started by scripts/services.sh leave .stack/run/<name>.pid; Kafka and Connect have their own.
+# The services run under the supervisor of scripts/services.sh (PM2): stopping them there keeps them stopped.
+# A pid file left by anything else (an older checkout's start script) is stopped directly.
 stop_services() {
   local f name pid
+  [[ -f $ROOT/scripts/services.sh && -x $ROOT/node_modules/.bin/node ]] && bash "$ROOT/scripts/services.sh" down
   shopt -s nullglob
   for f in "$RUN_DIR"/*.pid; do
     name=$(basename "$f" .pid)
@@ -114,6 +116,10 @@ cmd_status() {
     health=$(json_field "${json%$'\n'*}" status)
     printf "$fmt" "$name" up "http://127.0.0.1:$port, /actuator/health: ${health:-?} (HTTP ${code:-none})"
   done
+  if [[ -d $STACK_DIR/pm2 && -x $ROOT/node_modules/.bin/node ]]; then
+    printf '\n%ssupervisor (PM2; its log: .stack/pm2/pm2.log)%s\n' "$B" "$N"
+    bash "$ROOT/scripts/services.sh" status | sed 's/^/  /'
+  fi
   return 0
 }
 

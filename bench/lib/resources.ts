@@ -71,7 +71,8 @@ async function discover(): Promise<Map<string, number[]>> {
   const found = new Map<string, number[]>()
   const dir = `${root}.stack/run`
   const names = new Set(['orders', 'inventory', 'payments', 'relay', 'console'])
-  for (const f of await readdir(dir).catch(() => [] as string[])) if (f.endsWith('.pid')) names.add(f.slice(0, -4))
+  // <name>-<n>.pid are the supervisor's own files behind the <name>.pid links
+  for (const f of await readdir(dir).catch(() => [] as string[])) if (f.endsWith('.pid') && !/-\d+\.pid$/.test(f)) names.add(f.slice(0, -4))
   for (const name of names) {
     const pid = await pidOf(name)
     if (pid && (await commOf(pid))) found.set(name, [pid])

@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { Kysely, PostgresDialect } from 'kysely'
+import type { Logger } from 'pino'
 
 // int8 (bigserial, counts) as JS strings would leak everywhere; values here stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v))
@@ -8,20 +9,26 @@ pg.types.setTypeParser(20, (v) => Number(v))
 /**
  * `notifyOutbox`: the sessions wake the polling relay on every outbox insert (only under the outbox strategy;
  * see packages/messaging/migrations/0002_outbox_notify_only_for_relay.sql for why not always).
+ *
+ * A restart of PostgreSQL must not end the process: node-postgres reports a connection that dies as an `error`
+ * event — on the pool while the connection idles, on the client while it is checked out — and an `error` event
+ * nobody listens to crashes Node. Both get a listener here; the query in flight fails with an infrastructure
+ * error (503 / retried by the consumer runner), the pool drops the broken connection when it is released, and
+ * the next checkout connects anew once the server is back.
  */
-export function createDb<T>(url: string, opts: { max?: number; applicationName?: string; notifyOutbox?: boolean } = {}): Kysely<T> {
-  return new Kysely<T>({
-    dialect: new PostgresDialect({
-      pool: new pg.Pool({
-        connectionString: url,
-        max: opts.max ?? 10,
-        application_name: opts.applicationName ?? 'trackops',
-        ...(opts.notifyOutbox ? { options: '-c trackops.notify_outbox=on' } : {}),
-        connectionTimeoutMillis: 5_000,
-        idleTimeoutMillis: 30_000,
-      }),
-    }),
+export function createDb<T>(url: string, opts: { max?: number; applicationName?: string; notifyOutbox?: boolean; logger?: Logger } = {}): Kysely<T> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName ?? 'trackops',
+    ...(opts.notifyOutbox ? { options: '-c trackops.notify_outbox=on' } : {}),
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
   })
+  const lost = (error: Error) => opts.logger?.warn({ err: error, pool: opts.applicationName }, 'database connection lost; it is replaced on next use')
+  pool.on('connect', (client) => client.on('error', lost))
+  pool.on('error', () => {}) // an idle connection's error: already logged by the listener above
+  return new Kysely<T>({ dialect: new PostgresDialect({ pool }) })
 }
 
 /**

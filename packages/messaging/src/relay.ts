@@ -70,16 +70,35 @@ export function createRelay(opts: RelayOptions) {
   const pollMs = opts.pollMs ?? 1_000
   let stopping = false
   const loops: Promise<void>[] = []
-  const listeners: pg.Client[] = []
+  const listeners = new Set<pg.Client>()
   const wakers = new Map<string, () => void>()
 
-  async function listen(source: OutboxSource) {
+  /** LISTEN on a connection of its own; when it is lost (a database restart), polling carries on and it reconnects. */
+  async function listen(source: OutboxSource, retryMs = 1_000): Promise<void> {
+    if (stopping) return
     const client = new pg.Client({ connectionString: source.url, application_name: 'trackops-relay-listen' })
-    client.on('error', (error) => opts.logger.warn({ err: error, source: source.name }, 'LISTEN connection lost; polling only'))
+    let lost = false
+    let delay = retryMs
+    const reconnect = (error?: Error) => {
+      if (lost || stopping) return
+      lost = true
+      listeners.delete(client)
+      opts.logger.warn({ err: error, source: source.name, retryInMs: delay }, 'LISTEN connection lost; polling until it is back')
+      setTimeout(() => void listen(source, Math.min(delay * 2, 30_000)), delay).unref()
+    }
+    client.on('error', reconnect)
+    client.on('end', () => reconnect())
     client.on('notification', () => wakers.get(source.name)?.())
-    await client.connect()
-    await client.query('LISTEN outbox')
-    listeners.push(client)
+    listeners.add(client)
+    try {
+      await client.connect()
+      await client.query('LISTEN outbox')
+      if (retryMs > 1_000) opts.logger.info({ source: source.name }, 'LISTEN connection restored')
+      delay = 1_000
+    } catch (error) {
+      reconnect(error as Error)
+      void client.end().catch(() => {})
+    }
   }
 
   async function loop(source: OutboxSource) {
@@ -110,7 +129,7 @@ export function createRelay(opts: RelayOptions) {
     async start() {
       stopping = false
       for (const source of opts.sources) {
-        await listen(source).catch((error) => opts.logger.warn({ err: error, source: source.name }, 'LISTEN failed; polling only'))
+        await listen(source)
         loops.push(loop(source))
       }
       opts.logger.info({ sources: opts.sources.map((s) => s.name) }, 'outbox relay started')
@@ -119,7 +138,7 @@ export function createRelay(opts: RelayOptions) {
       stopping = true
       for (const wake of wakers.values()) wake()
       await Promise.allSettled(loops)
-      await Promise.allSettled(listeners.map((c) => c.end()))
+      await Promise.allSettled([...listeners].map((c) => c.end()))
     },
   }
 }

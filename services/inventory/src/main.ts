@@ -19,7 +19,7 @@ const logger = createLogger('inventory', config.LOG_LEVEL)
 const now = () => new Date()
 const brokers = config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean)
 
-const db = createDb<InventoryDb>(config.INVENTORY_DATABASE_URL, { max: config.INVENTORY_DB_POOL_MAX, applicationName: 'inventory', notifyOutbox: config.EVENT_PUBLISHING_STRATEGY === 'outbox' })
+const db = createDb<InventoryDb>(config.INVENTORY_DATABASE_URL, { max: config.INVENTORY_DB_POOL_MAX, applicationName: 'inventory', logger, notifyOutbox: config.EVENT_PUBLISHING_STRATEGY === 'outbox' })
 const redis = createRedis(config.REDIS_URL, 'inventory')
 // Without a listener ioredis reports every failed reconnect as an unhandled 'error'; the health check reports it.
 redis.on('error', (error) => logger.debug({ err: error }, 'redis connection error'))

@@ -16,9 +16,9 @@ initTracing('payments', config.OTEL_EXPORTER_OTLP_ENDPOINT)
 const logger = createLogger('payments', config.LOG_LEVEL)
 const brokers = config.KAFKA_BROKERS.split(',')
 
-const db = createDb<PaymentsDb>(config.PAYMENTS_DATABASE_URL, { applicationName: 'trackops-payments', notifyOutbox: config.EVENT_PUBLISHING_STRATEGY === 'outbox' })
+const db = createDb<PaymentsDb>(config.PAYMENTS_DATABASE_URL, { applicationName: 'trackops-payments', logger, notifyOutbox: config.EVENT_PUBLISHING_STRATEGY === 'outbox' })
 // The sandbox stands for an external processor: its own small pool, never the handler's transaction.
-const sandboxDb = createDb(config.PAYMENTS_DATABASE_URL, { max: 4, applicationName: 'trackops-payments-gateway-sandbox' })
+const sandboxDb = createDb(config.PAYMENTS_DATABASE_URL, { max: 4, applicationName: 'trackops-payments-gateway-sandbox', logger })
 const producer = createKafkaProducer({ brokers, clientId: 'payments' })
 const admin = createKafkaAdmin({ brokers, clientId: 'payments-health' })
 const redis = config.RATE_LIMIT_ENABLED === 'true' ? createRedis(config.REDIS_URL, 'payments') : null
