@@ -15,4 +15,10 @@ export default tseslint.config(
   { files: ['packages/messaging/src/kafka.ts'], rules: { 'no-restricted-imports': 'off' } },
   { files: ['**/main.ts', 'scripts/**', 'tests/**', 'bench/**', '**/test/**', 'vitest.config.ts'], rules: { 'no-restricted-properties': 'off' } },
   { files: ['tests/**', '**/test/**', 'bench/**'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
+  // the supervisor's process file is CommonJS, as PM2 reads it
+  {
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 )

@@ -22,7 +22,7 @@ const sources = createSources({
   orders: config.RELAY_ORDERS_DATABASE_URL,
   inventory: config.RELAY_INVENTORY_DATABASE_URL,
   payments: config.RELAY_PAYMENTS_DATABASE_URL,
-})
+}, logger)
 const producer = strategy === 'outbox' ? createKafkaProducer({ brokers, clientId: 'relay' }) : null
 const admin = createKafkaAdmin({ brokers, clientId: 'relay-health' })
 const redis = config.RATE_LIMIT_ENABLED === 'true' ? createRedis(config.REDIS_URL, 'relay') : null
@@ -37,6 +37,8 @@ const app = await buildApp({
   sources,
   strategy,
   producer,
+  connectUrl: config.KAFKA_CONNECT_URL,
+  retentionSeconds: config.OUTBOX_RETENTION_SECONDS,
   logger,
   health,
   batchSize: config.RELAY_BATCH_SIZE,
