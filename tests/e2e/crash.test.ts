@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 // Crash recovery, under both publishing strategies: SIGKILL a service in the middle of sagas; after it restarts
-// every saga finishes, no charge is duplicated and stock is conserved. A step whose reply never comes is
-// compensated at its deadline.
+// every saga finishes, no charge is duplicated and stock is conserved. A participant that is down holds the deadlines
+// of the steps waiting on it (DESIGN §8) up to the outage bound; past it, the step is compensated and says why.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { api, createProduct, eventually, item, kill, operator, placeOrder, publishedBy, services, strategies, switchStrategy, waitForStatus } from '../support/stack.ts'
 
@@ -40,9 +40,38 @@ async function assertConsistent(productId: string, stock: number, final: Map<str
   expect(settled.availableQuantity + settled.soldQuantity).toBe(stock)
 }
 
+const sagaOf = async (orderId: string) => (await api('orders', 'GET', `/api/sagas/order/${orderId}`, { token: await operator() })).body
+const pathToPayments = async () => (await api('orders', 'GET', '/actuator/health')).body?.components?.messagingPath?.details?.payments
+
 describe('step deadlines', () => {
-  it('when payments is down past the step deadline, then the saga compensates in reverse order once payments answers: refunded, released, CANCELLED by timeout', async () => {
+  it('when payments is down past the step deadline but within the outage bound, then the saga waits and the order is CONFIRMED once payments answers', async () => {
     await services('restart', ['orders'], { ORDER_SAGA_STEP_TIMEOUT_SECONDS: '3' })
+    try {
+      await eventually(async () => (await pathToPayments())?.status === 'UP', 60_000, 'the path to payments to be probed')
+      await services('stop', ['payments'])
+      let orderId = ''
+      const productId = await createProduct({ stock: 5 })
+      try {
+        const { order } = await placeOrder({ items: [{ productId, quantity: 2 }] })
+        orderId = order.id
+        await eventually(async () => (await pathToPayments())?.status === 'DOWN', 60_000, 'the path to payments to count as down')
+        // well past the 3 s deadline of PROCESS_PAYMENT, and still waiting for payments
+        await eventually(async () => (await pathToPayments())?.downForSeconds >= 15, 60_000, 'payments to stay down a while')
+        expect(await sagaOf(order.id)).toMatchObject({ status: 'RUNNING', currentStep: 'PROCESS_PAYMENT' })
+      } finally {
+        await services('start', ['payments'])
+      }
+      await waitForStatus(orderId, ['CONFIRMED'], 90_000)
+      expect(await sagaOf(orderId)).toMatchObject({ status: 'COMPLETED' })
+      await eventually(async () => (await pathToPayments())?.status === 'UP', 60_000, 'the path to payments to be back')
+      expect((await pathToPayments())?.lastOutageSeconds).toBeGreaterThanOrEqual(15)
+    } finally {
+      await services('restart', ['orders'])
+    }
+  }, 240_000)
+
+  it('when payments is down past the outage bound, then the saga compensates in reverse order once payments answers: refunded, released, CANCELLED by timeout with the outage named', async () => {
+    await services('restart', ['orders'], { ORDER_SAGA_STEP_TIMEOUT_SECONDS: '3', ORDER_PATH_OUTAGE_BOUND_SECONDS: '5' })
     try {
       await services('stop', ['payments'])
       let orderId = ''
@@ -54,15 +83,16 @@ describe('step deadlines', () => {
         const saga = await eventually(async () => {
           const s = (await api('orders', 'GET', `/api/sagas/order/${order.id}`, { token: await operator() })).body
           return s?.status === 'COMPENSATING' ? s : undefined
-        }, 30_000, 'the saga to start compensating')
+        }, 60_000, 'the saga to start compensating')
         expect(saga.cause).toBe('timeout')
+        expect(saga.cancelReason).toMatch(/^payment timed out: the messaging path to payments was unavailable for \d+ s$/)
       } finally {
         await services('start', ['payments'])
       }
       // payments returns: the PROCESS_PAYMENT still queued is charged, then REFUND_PAYMENT refunds it, then stock is released
       await waitForStatus(orderId, ['CANCELLED'], 90_000)
       const history = (await api('orders', 'GET', `/api/orders/${orderId}/history`, { token: await operator() })).body.entries
-      expect(history.at(-1)).toMatchObject({ to: 'CANCELLED', cause: 'timeout' })
+      expect(history.at(-1)).toMatchObject({ to: 'CANCELLED', cause: 'timeout', reason: expect.stringMatching(/the messaging path to payments was unavailable/) })
       await eventually(async () => (await item(productId)).availableQuantity === 5, 30_000, 'stock released')
       const payment = (await api('payments', 'GET', `/api/payments/order/${orderId}`, { token: await operator() })).body
       expect(['REFUNDED', 'REFUND_NOT_NEEDED']).toContain(payment.status)

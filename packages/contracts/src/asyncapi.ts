@@ -1,4 +1,4 @@
-import { EnvelopeBase, messageCatalog, type MessageType } from './messages.ts'
+import { EnvelopeBase, isTransient, messageCatalog, topicsOf, type MessageType } from './messages.ts'
 import { CdcTopics, Topics, dlqTopic } from './topics.ts'
 
 /** The AsyncAPI 3 document, generated from the same schemas that validate messages at both ends. */
@@ -20,6 +20,7 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
       name: type,
       title: type,
       summary: entry.summary,
+      ...(isTransient(type) ? { description: 'Transient: consumers keep no inbox row for it (answering twice is harmless) and never park it behind a dead letter.' } : {}),
       contentType: 'application/json',
       headers: {
         type: 'object',
@@ -32,8 +33,10 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
       },
       payload: { ...EnvelopeBase, properties: { ...EnvelopeBase.properties, type: { const: type }, aggregateType: { const: entry.aggregateType }, data: entry.data } },
     }
-    const channel = channels[entry.topic]
-    if (channel) channel.messages[type] = { $ref: `#/components/messages/${type}` }
+    for (const topic of topicsOf(type)) {
+      const channel = channels[topic]
+      if (channel) channel.messages[type] = { $ref: `#/components/messages/${type}` }
+    }
   }
   for (const [name, address] of Object.entries(CdcTopics)) {
     channels[address] = {

@@ -17,6 +17,16 @@ const PricedLine = Type.Object({
 })
 const SagaRef = { orderId: Uuid, sagaId: Uuid }
 
+/** The services the order saga sends commands to; each has a commands topic and an events topic. */
+export const participants = ['inventory', 'payments'] as const
+export type Participant = (typeof participants)[number]
+const PathProbe = Type.Object({
+  participant: Type.Enum(participants),
+  probeId: Uuid,
+  /** The order service's clock when it enqueued the probe; the answer carries it back unchanged. */
+  sentAt: Timestamp,
+})
+
 // One entry per message type: its topic, the aggregate it is keyed by, and the schema of `data`.
 export const messageCatalog = {
   ORDER_CREATED: {
@@ -157,11 +167,46 @@ export const messageCatalog = {
     summary: 'The charge was refunded (or there was none to refund: amountCents 0).',
     data: Type.Object({ ...SagaRef, paymentId: Type.Union([Uuid, Type.Null()]), amountCents: Cents }),
   },
-} as const satisfies Record<string, { topic: Topic; aggregateType: string; summary: string; data: TSchema }>
+  // The messaging path to each participant, probed end to end through the saga's own topics (DESIGN §8). Keyed by
+  // the participant's name; consumers keep no inbox row for probes (answering twice is harmless, and they come
+  // every few seconds) and never park them behind a dead letter.
+  PATH_PROBE: {
+    topic: { inventory: Topics.inventoryCommands, payments: Topics.paymentCommands },
+    aggregateType: 'messaging_path',
+    summary: 'A probe of the messaging path from the order service to a participant (data.participant picks the commands topic); answered with PATH_PROBE_ACK.',
+    data: PathProbe,
+    transient: true,
+  },
+  PATH_PROBE_ACK: {
+    topic: { inventory: Topics.inventoryEvents, payments: Topics.paymentEvents },
+    aggregateType: 'messaging_path',
+    summary: "A participant's answer to PATH_PROBE, on its events topic, echoing the probe's data.",
+    data: PathProbe,
+    transient: true,
+  },
+} as const satisfies Record<string, { topic: Topic | Record<Participant, Topic>; aggregateType: string; summary: string; data: TSchema; transient?: true }>
 
 export type MessageType = keyof typeof messageCatalog
 export type MessageData<T extends MessageType> = Static<(typeof messageCatalog)[T]['data']>
 export const messageTypes = Object.keys(messageCatalog) as MessageType[]
+
+/** The topic a message travels on: its type's, or for a path probe the participant's. */
+export function topicOf(message: { type: MessageType; data: unknown }): Topic {
+  const topic: Topic | Record<Participant, Topic> = messageCatalog[message.type].topic
+  return typeof topic === 'string' ? topic : topic[(message.data as { participant: Participant }).participant]
+}
+
+/** Every topic a message type may travel on. */
+export function topicsOf(type: MessageType): Topic[] {
+  const topic: Topic | Record<Participant, Topic> = messageCatalog[type].topic
+  return typeof topic === 'string' ? [topic] : Object.values(topic)
+}
+
+/** Consumers keep no inbox row for these types and never park them (see PATH_PROBE). */
+export const isTransient = (type: MessageType): boolean => {
+  const entry = messageCatalog[type]
+  return 'transient' in entry && entry.transient
+}
 
 export const EnvelopeBase = Type.Object({
   id: Uuid,

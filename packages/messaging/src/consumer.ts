@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import { sql, type Kysely } from 'kysely'
 import type { Logger } from 'pino'
-import { dlqTopic, validateMessage, type AnyMessage } from '@trackops/contracts'
+import { dlqTopic, isTransient, validateMessage, type AnyMessage } from '@trackops/contracts'
 import { subscribe, type KafkaProducer, type KafkaRecordIn, type KafkaSubscription } from './kafka.ts'
 import { messagingMetrics as m } from './metrics.ts'
 import type { MessageContext } from './envelope.ts'
@@ -90,6 +90,8 @@ export function createConsumer(opts: ConsumerOptions): ConsumerRunner {
    * statement (one round trip per record): 'blocked', 'duplicate' (this group already applied it) or 'claimed'.
    */
   async function claim(tx: Db, message: AnyMessage, record: KafkaRecordIn, checkBlocked: boolean): Promise<'blocked' | 'duplicate' | 'claimed'> {
+    // Path probes: applying one twice is harmless and they come every few seconds, so no inbox row piles up for them.
+    if (isTransient(message.type)) return 'claimed'
     const blocked = checkBlocked
       ? sql`EXISTS (SELECT 1 FROM dead_letters WHERE consumer_group = ${group} AND topic = ${record.topic}
                       AND record_key = ${record.key} AND status IN ('DEAD', 'REPLAY_REQUESTED'))

@@ -7,7 +7,10 @@ export interface MessageContext {
   causationId?: string
 }
 
-/** Builds a validated envelope. The aggregate (and so the Kafka key) is the order, or the product for LOW_STOCK. */
+/**
+ * Builds a validated envelope. The aggregate (and so the Kafka key) is the order, the product for LOW_STOCK, or the
+ * participant for path probes.
+ */
 export function newMessage<T extends MessageType>(
   type: T,
   data: MessageData<T>,
@@ -16,8 +19,8 @@ export function newMessage<T extends MessageType>(
   id: string = randomUUID(),
 ): MessageOf<T> {
   const entry = messageCatalog[type]
-  const d = data as { orderId?: string; productId?: string }
-  const aggregateId = entry.aggregateType === 'order' ? d.orderId : d.productId
+  const d = data as { orderId?: string; productId?: string; participant?: string }
+  const aggregateId = entry.aggregateType === 'order' ? d.orderId : entry.aggregateType === 'messaging_path' ? d.participant : d.productId
   if (!aggregateId) throw new Error(`${type}: data carries no aggregate id`)
   const message = {
     id,

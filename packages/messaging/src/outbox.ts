@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely'
-import { messageCatalog, type AnyMessage } from '@trackops/contracts'
+import { topicOf, type AnyMessage } from '@trackops/contracts'
 import { currentTraceparent } from './trace.ts'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -10,7 +10,7 @@ export type Tx = Kysely<any>
  * transaction commits. Nothing else in TrackOps publishes.
  */
 export async function enqueue(tx: Tx, message: AnyMessage): Promise<void> {
-  const topic = messageCatalog[message.type].topic
+  const topic = topicOf(message)
   await sql`
     INSERT INTO outbox (id, topic, aggregatetype, aggregateid, type, payload, correlation_id, traceparent)
     VALUES (${message.id}, ${topic}, ${message.aggregateType}, ${message.aggregateId}, ${message.type},

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sql, type Kysely } from 'kysely'
+import type { AnyMessage } from '@trackops/contracts'
 import { createConsumer, createKafkaProducer, newMessage, recordOf, type ConsumerRunner, type KafkaProducer } from '../src/index.ts'
 import { collect, ensureTestTopics, eventually, logger, scratchDatabase, TEST_TOPIC } from './support.ts'
 import { testEnv } from '../../../tests/support/env.ts'
@@ -13,11 +14,12 @@ let runner: ConsumerRunner
 const poisoned = new Set<string>()
 const attemptsByKey = new Map<string, number>()
 const mine = new Set<string>()
+const probesApplied: string[] = []
 
 const message = (orderId: string, n: number) =>
   newMessage('PAYMENT_PROCESSED', { orderId, sagaId: randomUUID(), paymentId: randomUUID(), amountCents: n }, { correlationId: `test-${orderId}` })
 
-const send = (m: ReturnType<typeof message>) =>
+const send = (m: AnyMessage) =>
   producer.send([recordOf({ id: m.id, topic: TEST_TOPIC, aggregateid: m.aggregateId, type: m.type, payload: JSON.stringify(m), correlation_id: m.correlationId, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' })])
 
 const effects = async (key: string) =>
@@ -37,6 +39,7 @@ beforeAll(async () => {
     retry: { attempts: 3, initialMs: 50, factor: 2, maxMs: 200 },
     resolveEveryMs: 200,
     handle: async (tx, msg) => {
+      if (msg.type === 'PATH_PROBE') probesApplied.push(msg.data.probeId)
       if (!mine.has(msg.aggregateId)) return // records of earlier runs
       attemptsByKey.set(msg.aggregateId, (attemptsByKey.get(msg.aggregateId) ?? 0) + 1)
       if (poisoned.has(msg.aggregateId)) throw new Error('handler refuses this key')
@@ -138,5 +141,14 @@ describe('consumer runner', () => {
     await sql`UPDATE dead_letters SET status = 'DISCARDED' WHERE record_key = ${key}`.execute(db)
     await eventually(async () => (await effects(key)).length === 1, 30_000, 'drain after discard')
     expect(await effects(key)).toEqual([2])
+  })
+
+  it('when a path probe is delivered twice, then it is applied twice and leaves no inbox row (transient messages)', async () => {
+    const probe = newMessage('PATH_PROBE', { participant: 'inventory', probeId: randomUUID(), sentAt: new Date().toISOString() }, { correlationId: `test-probe-${randomUUID()}` })
+    await send(probe)
+    await send(probe)
+    await eventually(async () => probesApplied.filter((id) => id === probe.data.probeId).length === 2, 30_000, 'both deliveries applied')
+    const inbox = await sql<{ c: number }>`SELECT count(*)::int AS c FROM processed_events WHERE message_id = ${probe.id}`.execute(db)
+    expect(inbox.rows[0]?.c).toBe(0)
   })
 })

@@ -1,7 +1,7 @@
 // Commands from the saga on inventory.commands (consumer group inventory-commands). Each runs inside the
 // runner's transaction that also records the message id in the inbox, so a redelivered message is skipped;
 // a different message for the same order is made harmless by the use cases themselves (once per order).
-import { PermanentError, type MessageHandler } from '@trackops/messaging'
+import { answerPathProbe, PermanentError, type MessageHandler } from '@trackops/messaging'
 import { reserveStock, type ReserveDeps } from './reserve-stock.ts'
 import { releaseStock } from './release-stock.ts'
 import { commitReservation } from './commit-reservation.ts'
@@ -39,6 +39,9 @@ export function createCommandHandler(deps: ReserveDeps): MessageHandler {
         else ctx.log.warn({ orderId, outcome: r.outcome, reason: r.outcome === 'REFUSED' ? r.reason : 'no reservation for this order' }, 'commit refused; stock unchanged')
         return
       }
+      case 'PATH_PROBE':
+        // The order service checking that its commands reach us and our answers reach it (its saga deadlines hold while they do not).
+        return answerPathProbe(tx, message, 'inventory', ctx, deps.now())
       default:
         throw new PermanentError(`${commandsGroup} does not handle ${message.type} messages`)
     }

@@ -1,11 +1,16 @@
 import { Type } from 'typebox'
 import { configSchema, loadConfig } from '@trackops/http'
+import { defaultPathSettings } from './messaging-path.ts'
 
 export const ordersConfigSchema = configSchema({
   ORDERS_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8081 }),
   ORDERS_DATABASE_URL: Type.String({ minLength: 1 }),
   /** How long a saga step may wait for its reply before the saga compensates. */
   ORDER_SAGA_STEP_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, default: 30 }),
+  /** How often the messaging path to each saga participant is probed (all copies together send one probe per interval). */
+  ORDER_PATH_PROBE_INTERVAL_MS: Type.Integer({ minimum: 100, default: defaultPathSettings.probeIntervalMs }),
+  /** A messaging-path outage up to this long holds the deadlines of the steps waiting on it; past it, they time out and say why. */
+  ORDER_PATH_OUTAGE_BOUND_SECONDS: Type.Integer({ minimum: 0, default: defaultPathSettings.outageBoundSeconds }),
   /** How long an Idempotency-Key is remembered. */
   ORDER_IDEMPOTENCY_RETENTION_HOURS: Type.Integer({ minimum: 1, default: 24 }),
   /** Order cache entries live this long plus up to the jitter: a backstop, invalidation comes from the change stream. */

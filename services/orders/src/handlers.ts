@@ -3,8 +3,9 @@
 import { PermanentError, type HandlerContext, type MessageHandler, type Tx } from '@trackops/messaging'
 import type { AnyMessage } from '@trackops/contracts'
 import { handleSagaReply } from './saga-handlers.ts'
+import { recordProbeAck } from './probe-paths.ts'
 
-export function createMessageHandler(deps: { stepTimeoutSeconds: number }): MessageHandler {
+export function createMessageHandler(deps: { stepTimeoutSeconds: number; now?: () => Date }): MessageHandler {
   return async (tx: Tx, message: AnyMessage, ctx: HandlerContext) => {
     switch (message.type) {
       case 'INVENTORY_RESERVED':
@@ -15,6 +16,9 @@ export function createMessageHandler(deps: { stepTimeoutSeconds: number }): Mess
       case 'PAYMENT_FAILED':
       case 'PAYMENT_REFUNDED':
         return handleSagaReply(tx, message, ctx, deps)
+      case 'PATH_PROBE_ACK':
+        // A participant answered a probe: the messaging path to it works (saga deadlines stop being held).
+        return recordProbeAck(tx, message, deps.now?.() ?? new Date())
       case 'LOW_STOCK':
         // A stock alert for the inventory's operators; the orders it could affect learn from their own replies.
         return
@@ -27,6 +31,7 @@ export function createMessageHandler(deps: { stepTimeoutSeconds: number }): Mess
       case 'COMMIT_RESERVATION':
       case 'PROCESS_PAYMENT':
       case 'REFUND_PAYMENT':
+      case 'PATH_PROBE':
         // Never published on the topics this group reads: a producer wrote to the wrong topic.
         throw new PermanentError(`${message.type} is not expected on the order service's inbound topics`)
       default: {

@@ -1,6 +1,7 @@
 // The order service: HTTP API, saga replies (orders-saga), the product-catalog replica (orders-catalog), the
 // order cache's invalidation and the live feed (orders-cache, or orders-cache-events under the outbox strategy),
-// the saga sweeper. Kafka and Redis may be down at start: HTTP serves, consumers keep trying to join.
+// the saga sweeper and the messaging-path probes it relies on. Kafka and Redis may be down at start: HTTP serves,
+// consumers keep trying to join.
 import { CdcTopics, Topics } from '@trackops/contracts'
 import { createHealth, createLogger, createRateLimiter, createRedis, createVerifier, onShutdown, redisComponent, rateLimitSettings } from '@trackops/http'
 import { createCacheRegistry } from '@trackops/cache'
@@ -11,6 +12,7 @@ import { createMessageHandler } from './handlers.ts'
 import { createCatalogChangeHandler } from './catalog.ts'
 import { pruneIdempotencyKeys, type Db } from './order-store.ts'
 import { createSagaSweeper } from './saga-sweeper.ts'
+import { messagingPathComponent, startPathProbes } from './probe-paths.ts'
 import { createOrderCache, createOrderChangeHandler, orderChangeOfEvent, orderChangeOfRow } from './order-cache.ts'
 import { createLiveOrders } from './live-orders.ts'
 
@@ -20,8 +22,9 @@ initTracing('orders', config.OTEL_EXPORTER_OTLP_ENDPOINT)
 const logger = createLogger('orders', config.LOG_LEVEL)
 const brokers = config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean)
 const stepTimeoutSeconds = config.ORDER_SAGA_STEP_TIMEOUT_SECONDS
+const paths = { probeIntervalMs: config.ORDER_PATH_PROBE_INTERVAL_MS, outageBoundSeconds: config.ORDER_PATH_OUTAGE_BOUND_SECONDS }
 
-const db = createDb<unknown>(config.ORDERS_DATABASE_URL, { applicationName: 'trackops-orders', notifyOutbox: config.EVENT_PUBLISHING_STRATEGY === 'outbox' }) as Db
+const db = createDb<unknown>(config.ORDERS_DATABASE_URL, { applicationName: 'trackops-orders', logger, notifyOutbox: config.EVENT_PUBLISHING_STRATEGY === 'outbox' }) as Db
 const redis = createRedis(config.REDIS_URL, 'orders')
 // Without a listener ioredis reports every failed reconnect as an unhandled 'error'; the health check reports it.
 redis.on('error', (error) => logger.debug({ err: error }, 'redis connection error'))
@@ -55,6 +58,7 @@ health.register('cache', {
   },
 })
 registerMessagingHealth(health, { admin, db, strategy: config.EVENT_PUBLISHING_STRATEGY, connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-orders-outbox', slot: 'trackops_orders_outbox' })
+health.register('messagingPath', messagingPathComponent(db, paths))
 
 const app = await buildApp({
   db,
@@ -112,7 +116,7 @@ const orderChanges =
           if (change) await applyOrderChange(change)
         },
       })
-const sweeper = createSagaSweeper({ db, logger, stepTimeoutSeconds })
+const sweeper = createSagaSweeper({ db, logger, stepTimeoutSeconds, paths })
 
 let stopping = false
 /** Joins the consumer group, retrying while Kafka is unreachable. */
@@ -137,6 +141,7 @@ pruning.unref()
 
 await app.listen({ host: config.HOST, port: config.ORDERS_PORT })
 sweeper.start()
+const probes = startPathProbes({ db, logger, settings: paths })
 void startWhenKafkaAnswers(sagaReplies)
 void startWhenKafkaAnswers(catalog)
 void startWhenKafkaAnswers(orderChanges)
@@ -148,6 +153,7 @@ onShutdown(logger, [
   },
   () => app.close(),
   () => sweeper.stop(),
+  () => probes.stop(),
   () => sagaReplies.stop(),
   () => catalog.stop(),
   () => orderChanges.stop(),

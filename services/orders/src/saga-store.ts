@@ -2,6 +2,7 @@
 // every other writer of orders), so a reply, a cancellation and the sweeper never deadlock each other.
 import { sql, type Kysely } from 'kysely'
 import type { ChangeCause, PaymentState, ReservationState, Saga, SagaLine, SagaStatus, SagaStep, StepKind, StepName, StepStatus } from './saga.ts'
+import { participants, stepsWaitingOn, type Participant } from './messaging-path.ts'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Tx = Kysely<any>
@@ -170,11 +171,17 @@ export async function lockSaga(tx: Tx, key: SagaKey): Promise<Saga | null> {
 /**
  * Locks one saga whose step is overdue at `now`, together with its order row, skipping any that another
  * transaction holds (another sweeper, a reply, a cancellation): several sweepers can run side by side.
+ * `horizons`: per participant, the latest deadline of a step waiting on it that may expire now (null: none may,
+ * its messaging path is down); without them every overdue step may.
  */
-export async function claimOverdueSaga(tx: Tx, now: Date, skip: string[]): Promise<Saga | null> {
+export async function claimOverdueSaga(tx: Tx, now: Date, skip: string[], horizons?: Record<Participant, Date | null>): Promise<Saga | null> {
+  const horizon = horizons
+    ? sql`CASE ${sql.join(participants.map((p) => sql`WHEN s.current_step = ANY(${stepsWaitingOn(p)}::text[]) THEN ${horizons[p]}::timestamptz`), sql` `)} ELSE ${now}::timestamptz END`
+    : sql`${now}::timestamptz`
   const r = await sql<SagaRow>`
     SELECT s.* FROM saga_instances s JOIN orders o ON o.id = s.order_id
     WHERE s.status IN ('RUNNING', 'COMPENSATING') AND s.step_deadline IS NOT NULL AND s.step_deadline <= ${now}
+      AND s.step_deadline <= ${horizon}
       AND s.id <> ALL(${skip}::uuid[])
     ORDER BY s.step_deadline
     LIMIT 1

@@ -12,6 +12,7 @@
 // "maybe" effects is safe because release and refund are idempotent on the other side.
 import type { MessageData, MessageOf } from '@trackops/contracts'
 import type { ChangeCause } from './change-status.ts'
+import type { PathOutage } from './messaging-path.ts'
 
 export type { ChangeCause }
 
@@ -98,8 +99,11 @@ export type SagaCommand = { [T in SagaCommandType]: { type: T; data: MessageData
 
 export type SagaEvent =
   | { kind: 'reply'; message: SagaReply }
-  /** The sweeper found the current step past its deadline. */
-  | { kind: 'deadline' }
+  /**
+   * The sweeper found the current step past its deadline. outage: the messaging path to the step's participant is
+   * down, for longer than deadlines are held (DESIGN §8); the cancellation says so.
+   */
+  | { kind: 'deadline'; outage?: PathOutage | undefined }
   /** The order is being cancelled (DELETE /api/orders/{id}, an operator, the system). */
   | { kind: 'cancel'; reason: string; cause: ChangeCause; actor?: string }
   /** An operator forces compensation of a saga stuck while running. */
@@ -183,7 +187,7 @@ export function advance(saga: Saga, event: SagaEvent, now: Date, config: SagaCon
     case 'reply':
       return onReply(saga, d, event.message, now, config)
     case 'deadline':
-      return onDeadline(saga, d, now, config)
+      return onDeadline(saga, d, event.outage, now, config)
     case 'cancel':
       return onCancel(saga, d, event, now, config)
     case 'compensate':
@@ -340,13 +344,15 @@ function onReply(saga: Saga, d: Saga, m: SagaReply, now: Date, config: SagaConfi
   }
 }
 
-function onDeadline(saga: Saga, d: Saga, now: Date, config: SagaConfig): Transition {
+function onDeadline(saga: Saga, d: Saga, outage: PathOutage | undefined, now: Date, config: SagaConfig): Transition {
   if (!saga.stepDeadline || saga.stepDeadline.getTime() > now.getTime()) return ignored(saga, 'no step is overdue')
+  const pathNote = outage ? `the messaging path to ${outage.participant} was unavailable for ${outage.seconds} s` : null
   switch (saga.status) {
     case 'RUNNING': {
       const step = saga.currentStep ?? 'RESERVE_INVENTORY'
       const what = step === 'PROCESS_PAYMENT' ? 'payment' : 'inventory reservation'
-      return abandonAndCompensate(d, now, config, { reason: `${what} timed out`, cause: 'timeout' }, `${step} timed out`, 'TIMED_OUT')
+      const reason = pathNote ? `${what} timed out: ${pathNote}` : `${what} timed out`
+      return abandonAndCompensate(d, now, config, { reason, cause: 'timeout' }, `${step} timed out`, 'TIMED_OUT')
     }
     case 'COMPENSATING': {
       const step = saga.currentStep
@@ -360,7 +366,7 @@ function onDeadline(saga: Saga, d: Saga, now: Date, config: SagaConfig): Transit
       }
       d.compensationAttempts = saga.compensationAttempts + 1
       d.stepDeadline = addSeconds(now, backoffSeconds(config.stepTimeoutSeconds, d.compensationAttempts))
-      const command = resendStep(d, step, `no reply before ${saga.stepDeadline.toISOString()}; re-sent (attempt ${d.compensationAttempts})`, now)
+      const command = resendStep(d, step, `no reply before ${saga.stepDeadline.toISOString()}${pathNote ? ` (${pathNote})` : ''}; re-sent (attempt ${d.compensationAttempts})`, now)
       return applied(d, [command], `${step} re-sent (attempt ${d.compensationAttempts} of ${config.maxCompensationAttempts})`)
     }
     case 'COMPLETED':

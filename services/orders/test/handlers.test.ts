@@ -38,6 +38,9 @@ describe('the inbound message handler', () => {
     const orderId = randomUUID()
     const m = newMessage('ORDER_DELIVERED', { orderId, version: 5 }, { correlationId: 'c' })
     await expect(db.transaction().execute((tx) => handle(tx, m, ctxFor(m)))).rejects.toBeInstanceOf(PermanentError)
+    // a path probe belongs on the participants' command topics, never on the order service's inbound ones
+    const probe = newMessage('PATH_PROBE', { participant: 'inventory', probeId: randomUUID(), sentAt: new Date().toISOString() }, { correlationId: 'c' })
+    await expect(db.transaction().execute((tx) => handle(tx, probe, ctxFor(probe)))).rejects.toBeInstanceOf(PermanentError)
   })
 
 })

@@ -249,3 +249,25 @@ describe('unexpected messages', () => {
     await expect(apply(handle, stray)).rejects.toBeInstanceOf(PermanentError)
   })
 })
+
+describe('PATH_PROBE', () => {
+  const probe = (participant: 'inventory' | 'payments') =>
+    newMessage('PATH_PROBE', { participant, probeId: randomUUID(), sentAt: new Date().toISOString() }, { correlationId: `probe-${randomUUID()}` })
+
+  it('when a probe for payments arrives, then PATH_PROBE_ACK echoing it goes out on payments.events without touching the gateway', async () => {
+    const { handle, calls } = setup()
+    const p = probe('payments')
+    await apply(handle, p)
+    const answers = (await repliesFor('payments')).filter((r) => r.payload.data.probeId === p.data.probeId)
+    expect(answers).toHaveLength(1)
+    expect(answers[0]).toMatchObject({ type: 'PATH_PROBE_ACK', topic: 'payments.events', aggregateid: 'payments', payload: { correlationId: p.correlationId, causationId: p.id, data: p.data } })
+    expect(calls).toEqual({ charge: 0, refund: 0, lookup: 0 })
+  })
+
+  it('when a probe meant for inventory reaches payments, then it is refused permanently and nothing is answered', async () => {
+    const { handle } = setup()
+    const p = probe('inventory')
+    await expect(apply(handle, p)).rejects.toBeInstanceOf(PermanentError)
+    expect((await repliesFor('payments')).filter((r) => r.payload.data.probeId === p.data.probeId)).toEqual([])
+  })
+})

@@ -44,7 +44,11 @@ describe('AsyncAPI', () => {
     const doc = res.json()
     expect(doc.asyncapi).toBe('3.0.0')
     expect(Object.keys(doc.channels)).toEqual(expect.arrayContaining(['payments.commands', 'payments.events', 'orders.events', 'payments.commands.dlq']))
-    expect(Object.keys(doc.channels['payments.commands'].messages).sort()).toEqual(['PROCESS_PAYMENT', 'REFUND_PAYMENT'])
+    expect(Object.keys(doc.channels['payments.commands'].messages).sort()).toEqual(['PATH_PROBE', 'PROCESS_PAYMENT', 'REFUND_PAYMENT'])
+    // path probes travel on each participant's own topics
+    expect(Object.keys(doc.channels['inventory.commands'].messages)).toContain('PATH_PROBE')
+    expect(Object.keys(doc.channels['inventory.events'].messages)).toContain('PATH_PROBE_ACK')
+    expect(doc.components.messages.PATH_PROBE_ACK.payload.properties.data.properties).toHaveProperty('sentAt')
     expect(doc.components.messages.PAYMENT_FAILED.payload.properties.data.properties).toHaveProperty('code')
   })
 
