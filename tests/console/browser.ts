@@ -15,9 +15,21 @@ const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
 export interface Browser {
   context: BrowserContext
-  /** A new tab signed in with this token through the sign-in form. */
+  /**
+   * A new tab that opens the console's address (`/`, as in the README), is sent to sign-in, signs in with this token
+   * through the form and lands on the start page of its role; then opens `startAt`, if given, like a followed link.
+   */
   signedIn(token: string, startAt?: string): Promise<Page>
   close(): Promise<void>
+}
+
+/** Opens the console's address signed out and signs in with the token through the form; resolves on the start page. */
+export async function signInFromRoot(page: Page, base: string, token: string) {
+  await page.goto(`${base}/`)
+  await page.waitForURL((url) => url.pathname === '/signin')
+  await page.fill('[data-testid=token-input]', token)
+  await page.click('[data-testid=signin-submit]')
+  await page.waitForSelector('[data-testid=whoami]')
 }
 
 export async function launchBrowser(): Promise<Browser> {
@@ -33,13 +45,15 @@ export async function launchBrowser(): Promise<Browser> {
   context.on('page', (page) => page.on('pageerror', (e) => errors.push(e.message)))
   return {
     context,
-    async signedIn(token, startAt = '/') {
+    async signedIn(token, startAt) {
       const page = await context.newPage()
       page.on('pageerror', (e) => errors.push(`${page.url()}: ${e.message}`))
-      await page.goto(`${consoleUrl}/signin?next=${encodeURIComponent(startAt)}`)
-      await page.fill('[data-testid=token-input]', token)
-      await page.click('[data-testid=signin-submit]')
-      await page.waitForSelector('[data-testid=whoami]')
+      await signInFromRoot(page, consoleUrl, token)
+      if (startAt && new URL(page.url()).pathname !== startAt) {
+        // The token stays in the tab (sessionStorage), as when a signed-in person opens a link.
+        await page.goto(`${consoleUrl}${startAt}`)
+        await page.waitForSelector('[data-testid=whoami]')
+      }
       return page
     },
     async close() {

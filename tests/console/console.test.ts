@@ -1,7 +1,7 @@
 // The console in a real browser against the running stack (orders, inventory, payments, relay, console on
 // their ports; Kafka and Kafka Connect up): `npm run up`, then `npm test`. Screenshots of every main view are
 // written to .stack/screenshots/ (docs/screenshots/ with UPDATE_SCREENSHOTS=1).
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -10,7 +10,7 @@ import type { Locator } from 'playwright-core'
 import { createDb, createKafkaProducer, newMessage, type KafkaProducer } from '@trackops/messaging'
 import { testEnv, tokenFor } from '../support/env.ts'
 import { eventually, freePort, stopChild } from '../support/stack.ts'
-import { consoleUrl, launchBrowser, screenshot, type Browser } from './browser.ts'
+import { consoleUrl, launchBrowser, screenshot, signInFromRoot, type Browser } from './browser.ts'
 
 const PRODUCT = 'PROD-004'
 
@@ -60,6 +60,7 @@ async function confirmedOrderOf(customerId: string, operator: string): Promise<O
 describe('the TrackOps console in a browser', () => {
   let browser: Browser
   let operator: string
+  const operatorSub = `operator-${randomUUID().slice(0, 8)}`
   let admin: string
   let producer: KafkaProducer | null = null
   const customerId = randomUUID()
@@ -76,7 +77,7 @@ describe('the TrackOps console in a browser', () => {
     if (health instanceof Error || !health.ok) {
       throw new Error(`The console does not answer at ${consoleUrl} (${health instanceof Error ? health.message : health.status}): start the stack with npm run up (or bash scripts/services.sh start).`)
     }
-    operator = await tokenFor('operator', `operator-${randomUUID().slice(0, 8)}`)
+    operator = await tokenFor('operator', operatorSub)
     admin = await tokenFor('admin', `admin-${randomUUID().slice(0, 8)}`)
     // Each run sells a few units: keep the product in stock so the saga confirms.
     const item = await call<{ availableQuantity: number }>('GET', `/api/inventory/items/${PRODUCT}`, admin)
@@ -91,6 +92,82 @@ describe('the TrackOps console in a browser', () => {
   afterAll(async () => {
     await producer?.close()
     await browser?.close()
+  })
+
+  it('when a person opens the console address signed out, then it shows sign-in; signed in, the start page of their role', async () => {
+    const page = await browser.context.newPage()
+    await page.goto(`${consoleUrl}/`)
+    await page.locator('[data-testid=signin-form]').waitFor({ timeout: 15_000 })
+    expect(new URL(page.url()).pathname).toBe('/signin')
+    await page.close()
+
+    const signedIn = await browser.context.newPage()
+    await signInFromRoot(signedIn, consoleUrl, operator)
+    await signedIn.locator('[data-testid=board]').waitFor({ timeout: 15_000 })
+    expect(new URL(signedIn.url()).pathname).toBe('/board')
+    // Signed in, the address opens the start page again (not a blank page).
+    await signedIn.goto(`${consoleUrl}/`)
+    await signedIn.locator('[data-testid=board]').waitFor({ timeout: 15_000 })
+    expect(new URL(signedIn.url()).pathname).toBe('/board')
+    await signedIn.close()
+
+    const customerPage = await browser.signedIn(await tokenFor('customer', randomUUID()))
+    expect(new URL(customerPage.url()).pathname).toBe('/my-orders')
+    expect(await customerPage.locator('[data-testid=whoami]').getAttribute('data-role')).toBe('customer')
+    await customerPage.goto(`${consoleUrl}/`)
+    await customerPage.waitForURL((url) => url.pathname === '/my-orders')
+    await customerPage.locator('[data-testid=whoami]').waitFor()
+    await customerPage.close()
+
+    // A shared link opened signed out goes through sign-in and on to the page it named.
+    const linked = await browser.context.newPage()
+    await linked.goto(`${consoleUrl}/ops`)
+    await linked.locator('[data-testid=signin-form]').waitFor({ timeout: 15_000 })
+    expect(new URL(linked.url()).searchParams.get('next')).toBe('/ops')
+    await linked.fill('[data-testid=token-input]', operator)
+    await linked.click('[data-testid=signin-submit]')
+    await linked.locator('[data-testid=operations]').waitFor({ timeout: 15_000 })
+    await linked.close()
+  })
+
+  it('when development mode is on, then the sign-in page signs in as each role without a token from a terminal', async () => {
+    for (const [role, home] of [['customer', '/my-orders'], ['operator', '/board'], ['admin', '/board']] as const) {
+      const page = await browser.context.newPage()
+      await page.goto(`${consoleUrl}/`)
+      const button = page.locator(`[data-testid=dev-signin-${role}]`)
+      await button.waitFor({ timeout: 15_000 })
+      if (role === 'customer') await screenshot(page, 'signin')
+      await button.click()
+      await page.locator(`[data-testid=whoami][data-role=${role}]`).waitFor({ timeout: 15_000 })
+      expect(new URL(page.url()).pathname).toBe(home)
+      await page.close()
+    }
+  })
+
+  it('when development mode is off, then the sign-in page offers no roles and the console mints no tokens', async () => {
+    const port = await freePort()
+    const child = spawn(process.execPath, ['console/server.ts'], {
+      cwd: path.resolve(import.meta.dirname, '../..'),
+      // A real secret instead of the development one: what any deployment outside a laptop runs with.
+      env: { ...process.env, TRACKOPS_DEV_MODE: 'false', JWT_SECRET: randomBytes(36).toString('base64'), CONSOLE_PORT: String(port), LOG_LEVEL: 'warn' },
+      stdio: 'ignore',
+    })
+    try {
+      const base = `http://127.0.0.1:${port}`
+      await eventually(async () => (await fetch(`${base}/actuator/health/liveness`)).ok, 30_000, 'the second console to start')
+      expect((await fetch(`${base}/api/dev/tokens`)).status).toBe(404)
+      expect((await fetch(`${base}/api/dev/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'admin' }) })).status).toBe(404)
+      const page = await browser.context.newPage()
+      const asked = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/dev/tokens')
+      await page.goto(`${base}/`)
+      await page.locator('[data-testid=signin-form]').waitFor({ timeout: 15_000 })
+      expect((await asked).status()).toBe(404) // the page asked, and was told there is no such thing
+      expect(await page.locator('[data-testid=dev-signin]').count()).toBe(0)
+      expect(await page.locator('[data-testid^=dev-signin-]').count()).toBe(0)
+      await page.close()
+    } finally {
+      await stopChild(child)
+    }
   })
 
   it('when a customer places an order, then it arrives on the operator board and turns CONFIRMED without a reload', async () => {
@@ -160,6 +237,12 @@ describe('the TrackOps console in a browser', () => {
     await cancelled.waitFor({ timeout: 15_000 })
     expect(await cancelled.innerText()).toContain('operator')
     expect(await orderStatus(order.id, operator)).toBe('CANCELLED')
+    // The order itself says why and who, as GET /api/orders/{id} does.
+    const cancellation = page.locator(`[data-testid=cancellation][data-cancelled-by="${operatorSub}"]`)
+    await cancellation.waitFor({ timeout: 15_000 })
+    expect(await cancellation.locator('[data-testid=cancellation-reason]').innerText()).toBe('customer called to cancel')
+    const asApi = (await call<{ cancellationReason: string; cancelledBy: string }>('GET', `/api/orders/${order.id}`, operator)).body
+    expect(asApi).toMatchObject({ cancellationReason: 'customer called to cancel', cancelledBy: operatorSub })
     await page.close()
   })
 
@@ -207,7 +290,16 @@ describe('the TrackOps console in a browser', () => {
     await page.locator('[data-testid=health] [data-service=orders]:not([data-service-status=DOWN])').waitFor({ timeout: 30_000 })
     await page.locator('[data-testid=connectors] tr[data-connector]').first().waitFor({ timeout: 30_000 })
     await page.locator('[data-testid=consumer-groups] tr[data-group]').first().waitFor({ timeout: 30_000 })
-    await page.locator('[data-testid=outbox]').waitFor({ timeout: 30_000 })
+    // The stack runs the default strategy (debezium): the panel shows what each outbox connector captured, not a
+    // count of rows nothing ever marks published.
+    const outbox = page.locator('[data-testid=outbox][data-strategy=debezium]')
+    await outbox.waitFor({ timeout: 30_000 })
+    for (const source of ['orders', 'inventory', 'payments']) {
+      await outbox.locator(`tr[data-source=${source}][data-connector-state=RUNNING][data-capturing=yes]`).waitFor({ timeout: 30_000 })
+      expect(Number(await outbox.locator(`tr[data-source=${source}]`).getAttribute('data-lag-bytes'))).toBeGreaterThanOrEqual(0)
+    }
+    expect(await outbox.locator('th').allInnerTexts()).not.toContain('Unpublished')
+    expect(await page.locator('[data-testid=outbox-explanation]').innerText()).toContain('nothing marks rows published')
     await page.locator('[data-testid=chart-orders] svg').waitFor()
     // Two refreshes of the charts (every 5 s) give the orders-per-minute line a first rate.
     await page.waitForTimeout(11_000)

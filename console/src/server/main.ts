@@ -1,10 +1,12 @@
-// The console's composition root: config → Kafka admin, health → app (ops endpoints, proxy, static build) → listen.
+// The console's composition root: config → Kafka admin, health → app (ops endpoints, development sign-in, proxy, static
+// build) → listen.
 // It keeps serving when any backend is down: each panel of the UI shows that backend's error.
 import { access } from 'node:fs/promises'
 import path from 'node:path'
 import { createApp, createHealth, createLogger, createRateLimiter, createRedis, createVerifier, onShutdown } from '@trackops/http'
 import { createKafkaAdmin, initTracing } from '@trackops/messaging'
 import { loadConsoleConfig } from './config.ts'
+import { registerDevTokens } from './dev-tokens.ts'
 import { registerOps } from './ops.ts'
 import { registerProxy } from './proxy.ts'
 import { registerStatic } from './static.ts'
@@ -57,6 +59,7 @@ const app = await createApp({
 })
 
 registerOps(app, { services, connectUrl: config.KAFKA_CONNECT_URL, admin, health, sampleEveryMs: 5_000 })
+if (registerDevTokens(app, config)) logger.warn('development mode: the sign-in page offers tokens for every role (POST /api/dev/tokens)')
 await registerProxy(app, [
   { name: 'orders', url: config.ORDERS_URL, prefixes: ['/api/orders', '/api/sagas'] },
   { name: 'inventory', url: config.INVENTORY_URL, prefixes: ['/api/inventory'] },

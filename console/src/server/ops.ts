@@ -25,6 +25,12 @@ export interface OpsDeps {
   now?: () => number
 }
 
+// A connector name becomes a path segment of the Kafka Connect URL: `.` or `..` would be resolved away and address
+// another resource (a 405 from Connect, answered as 502). Names start with a letter or digit, so no such segment
+// passes and a bad name is a 400 that never leaves the console.
+const CONNECTOR_NAME = '^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$'
+const ConnectorName = Type.String({ pattern: CONNECTOR_NAME, description: 'A Kafka Connect connector name: a letter or digit, then up to 199 letters, digits, . _ or -' })
+
 const staff = { auth: ['operator', 'admin'] as ('operator' | 'admin')[] }
 const adminOnly = { auth: ['admin'] as 'admin'[] }
 const TIMEOUT_MS = 3_000
@@ -307,7 +313,7 @@ export function registerOps(app: App, deps: OpsDeps) {
 
   app.post('/api/ops/connectors/:name/restart', {
     config: adminOnly,
-    schema: { tags, summary: 'Restart a connector and its tasks (admins)', params: Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,200}$' }) }) },
+    schema: { tags, summary: 'Restart a connector and its tasks (admins)', params: Type.Object({ name: ConnectorName }) },
   }, async (req, reply) => {
     const { name } = req.params
     let res: Response

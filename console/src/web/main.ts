@@ -1,7 +1,7 @@
 import { render, type VNode } from 'preact'
 import { useEffect } from 'preact/hooks'
 import { html } from './html.ts'
-import { Link, matchPath, navigate, useLocation } from './router.ts'
+import { Link, matchPath, navigate, redirect, useLocation } from './router.ts'
 import { homeOf, isAdmin, isStaff, signOut, useSession, type Role, type Session } from './session.ts'
 import { SignIn } from './views/signin.ts'
 import { Board } from './views/board.ts'
@@ -66,27 +66,30 @@ function Forbidden(props: { session: Session; title: string; roles: Role[] }) {
     </main>`
 }
 
+/** Where an address sends the visitor: `/` to their start page (or to sign-in), any page to sign-in when signed out. */
+function landingOf(session: Session | null, path: string, search: string): string | null {
+  if (!session) {
+    if (path === '/signin') return null
+    const next = path === '/' || path === '' ? '' : path + search
+    return `/signin${next ? `?next=${encodeURIComponent(next)}` : ''}`
+  }
+  return path === '/' || path === '' ? homeOf(session) : null
+}
+
 function App() {
   const session = useSession()
-  const { path } = useLocation()
+  useLocation()
 
   const expired = session?.expiresAt ? session.expiresAt.getTime() <= Date.now() : false
   useEffect(() => {
     if (expired) signOut()
   }, [expired])
 
-  if (path === '/signin' || !session) {
-    if (path !== '/signin') {
-      const next = location.pathname + location.search
-      queueMicrotask(() => navigate(`/signin${next && next !== '/' ? `?next=${encodeURIComponent(next)}` : ''}`, true))
-      return null
-    }
-    return html`<${SignIn} />`
-  }
-  if (path === '/' || path === '') {
-    queueMicrotask(() => navigate(homeOf(session), true))
-    return null
-  }
+  const landing = landingOf(session, location.pathname, location.search)
+  if (landing) redirect(landing)
+  const path = location.pathname
+
+  if (path === '/signin' || !session) return html`<${SignIn} />`
   for (const r of routes) {
     const params = matchPath(r.pattern, path)
     if (!params) continue

@@ -22,6 +22,9 @@ export interface Order {
   address?: Address
   deliveryInstructions?: string | null
   items?: { productId: string; productName: string; quantity: number; unitPrice: number; totalPrice: number }[]
+  /** Set on CANCELLED orders: why, and who (a subject, `saga` or `system`). */
+  cancellationReason?: string | null
+  cancelledBy?: string | null
   createdAt: string
   updatedAt: string
   version?: number

@@ -13,6 +13,15 @@ export function navigate(to: string, replace = false) {
   window.scrollTo(0, 0)
 }
 
+/**
+ * Replaces the address while a view is being rendered, without notifying anyone: the caller renders the view of
+ * the new address in the same pass. (navigate() from a first render would notify listeners that subscribe only
+ * after it, so the new address would never be rendered.)
+ */
+export function redirect(to: string) {
+  if (to !== location.pathname + location.search) history.replaceState(null, '', to)
+}
+
 export function useLocation(): { path: string; query: URLSearchParams } {
   const [, setTick] = useState(0)
   useEffect(() => {

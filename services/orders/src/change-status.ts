@@ -9,6 +9,25 @@ import { insertHistory, lockOrder, updateOrderStatus, type Db } from './order-st
 
 export type ChangeCause = 'customer' | 'operator' | 'saga' | 'timeout' | 'system'
 
+/**
+ * Who cancelled an order, as its representation says (cancelledBy): the subject of the customer or operator who
+ * asked, `saga` when the saga cancelled it on its own (a reservation or payment failed, a step timed out), `system`
+ * for anything else without a person behind it.
+ */
+export function cancelledByOf(cause: ChangeCause, actor: string | undefined): string {
+  if (actor) return actor
+  switch (cause) {
+    case 'saga':
+    case 'timeout':
+      return 'saga'
+    case 'system':
+      return 'system'
+    case 'customer':
+    case 'operator':
+      return cause
+  }
+}
+
 export type StatusChangeResult =
   | { outcome: 'changed' | 'unchanged'; order: Order }
   | { outcome: 'not-found' }
@@ -30,10 +49,17 @@ export async function applyStatusChange(
     case 'allowed':
       break
   }
-  const updated = await updateOrderStatus(tx, { id: order.id, expectedVersion: order.version, status: input.to, now: input.now })
+  const cancellation = input.to === 'CANCELLED' ? { reason: input.reason ?? 'cancelled', by: cancelledByOf(input.cause, input.actor) } : undefined
+  const updated = await updateOrderStatus(tx, { id: order.id, expectedVersion: order.version, status: input.to, now: input.now, ...(cancellation ? { cancellation } : {}) })
   // The row is locked: a version mismatch here means something bypassed the lock, which must never happen.
   if (!updated) throw new Error(`order ${order.id} changed under its row lock`)
-  const changed: Order = { ...order, status: input.to, version: updated.version, updatedAt: updated.updatedAt }
+  const changed: Order = {
+    ...order,
+    status: input.to,
+    ...(cancellation ? { cancellationReason: cancellation.reason, cancelledBy: cancellation.by } : {}),
+    version: updated.version,
+    updatedAt: updated.updatedAt,
+  }
   await insertHistory(tx, {
     orderId: order.id,
     from: order.status,

@@ -109,6 +109,8 @@ const OrderJson = Type.Object({
   items: Type.Array(
     Type.Object({ productId: Type.String(), productName: Type.String(), quantity: Type.Integer(), unitPrice: Type.Number(), totalPrice: Type.Number() }),
   ),
+  cancellationReason: Nullable(Type.String({ description: 'Why the order was cancelled (the reason given, or the saga\'s: a failed reservation or payment, a timeout); null unless CANCELLED.' })),
+  cancelledBy: Nullable(Type.String({ description: 'Who cancelled it: the subject of the customer or operator who asked, `saga` when the order saga cancelled it (reservation or payment failed, a step timed out), `system` otherwise; null unless CANCELLED.' })),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
   version: Type.Integer(),
@@ -157,6 +159,8 @@ export function orderJson(o: CachedOrder) {
     address: o.address,
     deliveryInstructions: o.deliveryInstructions,
     items: o.items.map((i) => ({ productId: i.productId, productName: i.productName, quantity: i.quantity, unitPrice: centsToAmount(i.unitPriceCents), totalPrice: centsToAmount(i.totalCents) })),
+    cancellationReason: o.cancellationReason,
+    cancelledBy: o.cancelledBy,
     createdAt: o.createdAt.toISOString(),
     updatedAt: o.updatedAt.toISOString(),
     version: o.version,

@@ -32,6 +32,8 @@ export const cachedOrder = (o: CachedOrder): CachedOrder => ({
   address: o.address,
   deliveryInstructions: o.deliveryInstructions,
   items: o.items,
+  cancellationReason: o.cancellationReason,
+  cancelledBy: o.cancelledBy,
   createdAt: o.createdAt,
   updatedAt: o.updatedAt,
   version: o.version,
@@ -42,6 +44,8 @@ const codec: Codec<CachedOrder> = {
   decode: (text) => {
     const o = JSON.parse(text) as Omit<CachedOrder, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string }
     if (typeof o.id !== 'string' || !isOrderStatus(o.status) || !Array.isArray(o.items)) throw new Error('not a cached order')
+    // An entry written before orders carried their cancellation is reloaded rather than served without it.
+    if (!('cancelledBy' in o) || !('cancellationReason' in o)) throw new Error('a cached order without its cancellation fields')
     return { ...o, createdAt: new Date(o.createdAt), updatedAt: new Date(o.updatedAt) }
   },
 }

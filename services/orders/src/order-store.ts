@@ -20,6 +20,9 @@ export interface OrdersTable {
   phone_number: string | null
   delivery_instructions: string | null
   payment_token: string | null
+  /** Set with the status change to CANCELLED (migration 0004). */
+  cancellation_reason: string | null
+  cancelled_by: string | null
   created_at: Timestamp
   updated_at: Timestamp
   version: number
@@ -97,6 +100,8 @@ const toOrder = (row: OrderRow, items: OrderItem[]): Order => ({
   deliveryInstructions: row.delivery_instructions,
   paymentToken: row.payment_token,
   items,
+  cancellationReason: row.cancellation_reason,
+  cancelledBy: row.cancelled_by,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
   version: row.version,
@@ -119,6 +124,8 @@ export async function insertOrder(tx: Db, order: Order, newId: () => string): Pr
       phone_number: order.address.phoneNumber,
       delivery_instructions: order.deliveryInstructions,
       payment_token: order.paymentToken,
+      cancellation_reason: order.cancellationReason,
+      cancelled_by: order.cancelledBy,
       created_at: order.createdAt,
       updated_at: order.updatedAt,
       version: order.version,
@@ -171,11 +178,18 @@ export async function lockOrder(tx: Db, id: string): Promise<Order | null> {
   return toOrder(row, (await itemsOf(tx, [id])).get(id) ?? [])
 }
 
-/** Guarded by the version the caller read: a concurrent change makes it return null instead of overwriting. */
-export async function updateOrderStatus(tx: Db, input: { id: string; expectedVersion: number; status: OrderStatus; now: Date }): Promise<{ version: number; updatedAt: Date } | null> {
+/**
+ * Guarded by the version the caller read: a concurrent change makes it return null instead of overwriting.
+ * A change to CANCELLED records why and by whom in the same row, so every read of the order (cache included) has them.
+ */
+export async function updateOrderStatus(
+  tx: Db,
+  input: { id: string; expectedVersion: number; status: OrderStatus; now: Date; cancellation?: { reason: string; by: string } },
+): Promise<{ version: number; updatedAt: Date } | null> {
+  const cancellation = input.status === 'CANCELLED' && input.cancellation ? { cancellation_reason: input.cancellation.reason, cancelled_by: input.cancellation.by } : {}
   const row = await tx
     .updateTable('orders')
-    .set((eb) => ({ status: input.status, updated_at: input.now, version: eb('version', '+', 1) }))
+    .set((eb) => ({ status: input.status, updated_at: input.now, version: eb('version', '+', 1), ...cancellation }))
     .where('id', '=', input.id)
     .where('version', '=', input.expectedVersion)
     .returning(['version', 'updated_at'])

@@ -35,6 +35,10 @@ export interface Order {
   deliveryInstructions: string | null
   paymentToken: string | null
   items: OrderItem[]
+  /** Why a CANCELLED order was cancelled; null for any other status. */
+  cancellationReason: string | null
+  /** Who cancelled it: the customer's or operator's subject, `saga` (a failed step or a timeout) or `system`. */
+  cancelledBy: string | null
   createdAt: Date
   updatedAt: Date
   version: number
@@ -159,6 +163,8 @@ export function openOrder(input: { id: string; customerId: string; address: Addr
     deliveryInstructions: input.deliveryInstructions,
     paymentToken: input.paymentToken,
     items: input.items,
+    cancellationReason: null,
+    cancelledBy: null,
     createdAt: now,
     updatedAt: now,
     version: 1,

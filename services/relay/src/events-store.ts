@@ -97,6 +97,19 @@ export async function outboxStatsOf(source: Source): Promise<OutboxStats> {
 
 export const outboxStats = (sources: Source[]) => fromEachSettled(sources, outboxStatsOf)
 
+export interface Retained {
+  /** Rows in the outbox table: under debezium all of them were already read from the WAL; they wait for pruning. */
+  rows: number
+  oldestAgeSeconds: number | null
+}
+
+export async function retainedOf(source: Source): Promise<Retained> {
+  const r = await sql<{ rows: number; oldest: number | null }>`
+    SELECT count(*)::int AS rows, extract(epoch FROM now() - min(created_at))::float8 AS oldest FROM outbox`.execute(source.db)
+  const row = r.rows[0]!
+  return { rows: row.rows, oldestAgeSeconds: row.oldest === null ? null : Math.max(0, Math.round(row.oldest * 10) / 10) }
+}
+
 export async function listUnpublished(sources: Source[], page: number, size: number) {
   const parts = await fromEach(sources, async (source) => {
     const [rows, count] = await Promise.all([

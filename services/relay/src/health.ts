@@ -1,10 +1,10 @@
 // Health components of the relay: each source database (required), Kafka (required only when the relay
-// publishes), the Debezium outbox connectors and replication slots (debezium strategy), and the outbox
-// backlog (outbox strategy; can only make the relay DEGRADED).
+// publishes), the Debezium outbox connectors and replication slots (debezium strategy), and the outbox: its
+// backlog under the outbox strategy (can only make the relay DEGRADED), the rows kept for pruning under debezium.
 import { sql } from 'kysely'
 import type { Component, Health } from '@trackops/http'
 import type { KafkaAdmin } from '@trackops/messaging'
-import { outboxStatsOf } from './events-store.ts'
+import { outboxStatsOf, retainedOf } from './events-store.ts'
 import { slotLag, type Source } from './sources.ts'
 
 export interface RelayHealthOptions {
@@ -80,15 +80,25 @@ export function outboxComponent(opts: Pick<RelayHealthOptions, 'sources' | 'stra
   return {
     required: false,
     check: async () => {
+      if (opts.strategy === 'debezium') {
+        // Nothing marks rows under debezium: the rows are only kept for pruning; capture progress is debezium.replicationSlots.
+        const retained = await Promise.all(opts.sources.map(async (s) => ({ source: s.name, ...(await retainedOf(s).catch((error: Error) => ({ error: error.message }))) })))
+        return {
+          status: 'UP',
+          details: {
+            strategy: opts.strategy,
+            note: 'Debezium publishes from the WAL and marks no rows: these are rows kept for pruning, not a backlog (capture progress: debezium.replicationSlots, GET /api/events/stats)',
+            sources: Object.fromEntries(retained.map(({ source, ...rest }) => [source, rest])),
+          },
+        }
+      }
       const stats = await Promise.all(opts.sources.map((s) => outboxStatsOf(s).catch((error: Error) => ({ source: s.name, error: error.message }))))
-      const stale = opts.strategy === 'outbox' && stats.some((s) => 'oldestUnpublishedAgeSeconds' in s && (s.oldestUnpublishedAgeSeconds ?? 0) > opts.backlogWarnSeconds)
+      const stale = stats.some((s) => 'oldestUnpublishedAgeSeconds' in s && (s.oldestUnpublishedAgeSeconds ?? 0) > opts.backlogWarnSeconds)
       return {
         status: stale ? 'DEGRADED' : 'UP',
         details: {
           strategy: opts.strategy,
-          ...(opts.strategy === 'outbox'
-            ? { warnAfterSeconds: opts.backlogWarnSeconds }
-            : { note: 'published_at is set only by the polling relay; under debezium rows stay unpublished until pruned (see debezium.replicationSlots)' }),
+          warnAfterSeconds: opts.backlogWarnSeconds,
           sources: Object.fromEntries(stats.map(({ source, ...rest }) => [source, rest])),
         },
       }

@@ -8,7 +8,8 @@ import type { KafkaProducer } from '@trackops/messaging'
 import { AppError, createApp, ProblemSchema, type AppOptions, type Health } from '@trackops/http'
 import { renderAsyncApiPage } from './asyncapi-page.ts'
 import { dlqStats, dlqStatuses, findDeadLetter, listDeadLetters, requestReplays, resolveDeadLetter } from './dlq-store.ts'
-import { findEvent, listOfAggregate, listOfType, listUnpublished, outboxStats, publishAll, publishUntil } from './events-store.ts'
+import { findEvent, listOfAggregate, listOfType, listUnpublished, publishAll, publishUntil } from './events-store.ts'
+import { publishingReport } from './publishing.ts'
 import { selectSources, sourceNames, type Source } from './sources.ts'
 
 export interface RelayAppDeps {
@@ -16,6 +17,12 @@ export interface RelayAppDeps {
   strategy: 'debezium' | 'outbox'
   /** Needed only under the outbox strategy (publishing on demand). */
   producer: KafkaProducer | null
+  /** Kafka Connect, asked for the outbox connectors' state under the debezium strategy (default: KAFKA_CONNECT_URL's default). */
+  connectUrl?: string
+  /** OUTBOX_RETENTION_SECONDS: how long rows stay in the outbox tables before pruning (default: its default, 600). */
+  retentionSeconds?: number
+  /** Stand-in for Kafka Connect's HTTP API in tests. */
+  fetch?: typeof fetch
   logger: Logger
   health: Health
   verify?: AppOptions['verify']
@@ -51,9 +58,9 @@ const Event = Type.Object({
   correlationId: Type.String(),
   traceparent: Type.String(),
   createdAt: Type.String({ format: 'date-time' }),
-  published: Type.Boolean(),
+  published: Type.Boolean({ description: 'Marked by the relay\'s polling publisher (outbox strategy). Under debezium nothing marks rows: always false, whether or not Debezium published it (see /api/events/stats).' }),
   publishedAt: Nullable(Type.String({ format: 'date-time' })),
-  attempts: Type.Integer(),
+  attempts: Type.Integer({ description: 'Publishing attempts of the polling publisher (outbox strategy).' }),
   lastError: Nullable(Type.String()),
 })
 const Letter = Type.Object({
@@ -83,6 +90,54 @@ const LetterDetail = Type.Object({
     messageType: Nullable(Type.String()), parkedAt: Type.String({ format: 'date-time' }),
   })),
 })
+const ConnectorState = Type.Object({
+  name: Type.String(),
+  state: Type.String({ description: 'Kafka Connect\'s connector state (RUNNING, PAUSED, FAILED, …), NOT_REGISTERED, or UNREACHABLE when Kafka Connect does not answer.' }),
+  tasks: Type.Array(Type.Object({ id: Type.Integer(), state: Type.String(), trace: Nullable(Type.String({ description: 'First line of a failed task\'s trace.' })) })),
+  error: Type.Optional(Type.String()),
+})
+const SlotPosition = Type.Object({
+  name: Type.String(),
+  active: Type.Boolean({ description: 'A connector is attached to the slot.' }),
+  confirmedFlushLsn: Nullable(Type.String({ description: 'The WAL position up to which the connector confirmed it has captured changes.' })),
+  currentWalLsn: Type.String({ description: 'The server\'s current WAL write position.' }),
+  lagBytes: Nullable(Type.Integer({ description: 'currentWalLsn − confirmedFlushLsn in bytes: WAL the connector has not confirmed yet. Small and moving while it runs; growing while it is stopped.' })),
+})
+const StatsJson = Type.Union([
+  Type.Object({
+    strategy: Type.Literal('debezium'),
+    publisher: Type.Literal('debezium', { description: 'Debezium publishes the outbox rows, from the WAL.' }),
+    explanation: Type.String({ description: 'What the numbers mean, in words.' }),
+    retentionSeconds: Type.Integer(),
+    connectUrl: Type.String(),
+    sources: Type.Array(Type.Object({
+      source: Type.String(),
+      connector: ConnectorState,
+      slot: Nullable(SlotPosition),
+      retained: Nullable(Type.Object({
+        rows: Type.Integer({ description: 'Outbox rows kept only until pruning: already in the WAL, not a backlog.' }),
+        oldestAgeSeconds: Nullable(Type.Number({ description: 'Age of the oldest; about retentionSeconds at most while pruning runs.' })),
+      })),
+      error: Type.Optional(Type.String({ description: 'Why the slot or the retained rows could not be read.' })),
+    })),
+    timestamp: Type.String({ format: 'date-time' }),
+  }, { title: 'Debezium capture' }),
+  Type.Object({
+    strategy: Type.Literal('outbox'),
+    publisher: Type.Literal('relay', { description: 'The relay\'s polling publisher sends the outbox rows and marks them published.' }),
+    explanation: Type.String({ description: 'What the numbers mean, in words.' }),
+    retentionSeconds: Type.Integer(),
+    sources: Type.Array(Type.Object({
+      source: Type.String(),
+      unpublished: Type.Optional(Type.Integer({ description: 'Rows waiting to be published: the backlog.' })),
+      published: Type.Optional(Type.Integer({ description: 'Published rows kept until pruning.' })),
+      failed: Type.Optional(Type.Integer({ description: 'Unpublished rows Kafka refused at least once.' })),
+      oldestUnpublishedAgeSeconds: Type.Optional(Nullable(Type.Number({ description: 'How long the oldest unpublished row has waited.' }))),
+      error: Type.Optional(Type.String()),
+    })),
+    timestamp: Type.String({ format: 'date-time' }),
+  }, { title: 'Outbox backlog' }),
+])
 const pageOf = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
   Type.Object({ content: Type.Array(item), page: Type.Integer(), size: Type.Integer(), totalElements: Type.Integer(), totalPages: Type.Integer() })
 
@@ -106,6 +161,8 @@ export async function buildApp(deps: RelayAppDeps) {
   })
   const { sources, strategy } = deps
   const batchSize = deps.batchSize ?? 500
+  const connectUrl = deps.connectUrl ?? 'http://127.0.0.1:8083'
+  const retentionSeconds = deps.retentionSeconds ?? 600
   const asyncApi = buildAsyncApi(deps.version ?? '0.1.0')
   const asyncApiPage = renderAsyncApiPage(asyncApi)
 
@@ -126,20 +183,18 @@ export async function buildApp(deps: RelayAppDeps) {
   // --- outbox ----------------------------------------------------------------------------------------------------
   app.get('/api/events/stats', {
     config: { auth: readers },
-    schema: { tags: ['events'], summary: 'Outbox counts per source database', response: { 401: Problem, 403: Problem } },
-  }, async () => {
-    const stats = await outboxStats(sources)
-    return {
-      strategy,
-      ...(strategy === 'debezium' ? { note: 'Under debezium the WAL is the publisher: rows stay unpublished here until pruned; see /actuator/health debezium.' } : {}),
-      sources: stats.map((s) => ('value' in s ? s.value : { source: s.source.name, error: s.error })),
-      timestamp: new Date().toISOString(),
-    }
-  })
+    schema: {
+      tags: ['events'],
+      summary: 'Publishing progress per source database, for the strategy in force',
+      description: 'Under debezium: each outbox connector\'s state, its replication slot\'s confirmed position against the current WAL (lag in bytes) ' +
+        'and the rows retained for pruning. Under outbox: the backlog of unpublished rows. `strategy` says which, `explanation` what the numbers mean.',
+      response: { 200: StatsJson, 401: Problem, 403: Problem },
+    },
+  }, async () => publishingReport({ sources, strategy, connectUrl, retentionSeconds, ...(deps.fetch ? { fetch: deps.fetch } : {}) }))
 
   app.get('/api/events/unprocessed', {
     config: { auth: readers },
-    schema: { tags: ['events'], summary: 'Unpublished outbox rows, oldest first', querystring: Type.Object({ ...Paging, source: Type.Optional(SourceName) }), response: { 200: pageOf(Event), ...errors } },
+    schema: { tags: ['events'], summary: 'Unpublished outbox rows, oldest first (outbox strategy; under debezium every retained row, since nothing marks them)', querystring: Type.Object({ ...Paging, source: Type.Optional(SourceName) }), response: { 200: pageOf(Event), ...errors } },
   }, async (req) => {
     const { page, size, source } = req.query
     window(page, size)

@@ -1,5 +1,5 @@
-// /api/events over the real outbox tables of every service database: reads, stats, and publishing on demand
-// (outbox strategy) with a stand-in producer; under the debezium strategy publishing answers 409.
+// /api/events over the real outbox tables of every service database: reads and publishing on demand (outbox
+// strategy) with a stand-in producer; under the debezium strategy publishing answers 409. Stats: publishing.test.ts.
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { App } from '@trackops/http'
@@ -93,19 +93,6 @@ describe('reading outbox rows', () => {
     expect((await findInPages(debeziumApp, '/api/events/unprocessed?source=orders', message.id)).found).toBe(true)
     expect((await debeziumApp.inject({ method: 'GET', url: '/api/events/unprocessed?page=200&size=100', headers: await auth('operator') })).statusCode).toBe(400)
     expect((await debeziumApp.inject({ method: 'GET', url: '/api/events/unprocessed?source=billing', headers: await auth('operator') })).statusCode).toBe(400)
-  })
-
-  it('when stats are asked for, then every source reports its counts and the strategy is named', async () => {
-    await insertOutboxRow('payments', { ageSeconds: 400 })
-    const res = await debeziumApp.inject({ method: 'GET', url: '/api/events/stats', headers: await auth('operator') })
-    expect(res.statusCode).toBe(200)
-    const body = res.json()
-    expect(body.strategy).toBe('debezium')
-    expect(body.sources.map((s: { source: string }) => s.source)).toEqual(['orders', 'inventory', 'payments'])
-    const payments = body.sources.find((s: { source: string }) => s.source === 'payments')
-    expect(payments.unpublished).toBeGreaterThanOrEqual(1)
-    expect(payments.oldestUnpublishedAgeSeconds).toBeGreaterThanOrEqual(399)
-    expect((await debeziumApp.inject({ method: 'GET', url: '/api/events/stats', headers: await auth('customer') })).statusCode).toBe(403)
   })
 })
 

@@ -10,7 +10,7 @@ import { runner } from 'node-pg-migrate'
 import { createDb, messagingMigrationsDir, newMessage, type KafkaProducer, type KafkaRecordOut } from '@trackops/messaging'
 import { createHealth, createVerifier } from '@trackops/http'
 import { testEnv, tokenFor } from '../../../tests/support/env.ts'
-import { buildApp } from '../src/http.ts'
+import { buildApp, type RelayAppDeps } from '../src/http.ts'
 import { createSources, type Source, type SourceName } from '../src/sources.ts'
 
 export const TEST_TOPIC = 'trackops.test.events'
@@ -52,8 +52,8 @@ export function recordingProducer(fail?: string): KafkaProducer & { sent: KafkaR
   }
 }
 
-export async function relayApp(strategy: 'debezium' | 'outbox', producer: KafkaProducer | null = null, over: Source[] = sources) {
-  const app = await buildApp({ sources: over, strategy, producer, logger, health: createHealth(), verify: createVerifier(testEnv.jwt), batchSize: 200 })
+export async function relayApp(strategy: 'debezium' | 'outbox', producer: KafkaProducer | null = null, over: Source[] = sources, extra: Partial<RelayAppDeps> = {}) {
+  const app = await buildApp({ sources: over, strategy, producer, logger, health: createHealth(), verify: createVerifier(testEnv.jwt), batchSize: 200, ...extra })
   await app.ready()
   return app
 }

@@ -1,5 +1,6 @@
 // Operations: health of every service and its components, live charts, Kafka topics and consumer lag,
-// Debezium connectors (restart for admins), outbox backlog, dead-letter summary and cache statistics.
+// Debezium connectors (restart for admins), outbox publishing (what Debezium captured, or the relay's backlog, per
+// the strategy in force), dead-letter summary and cache statistics.
 // Every panel loads on its own, so one service being down never blanks the page.
 import { useEffect, useState } from 'preact/hooks'
 import { html } from '../html.ts'
@@ -7,7 +8,7 @@ import { api } from '../api.ts'
 import { useAction, useResource } from '../hooks.ts'
 import { Confirm, Json, Panel, ProblemBox, Sparkline, StatusBadge } from '../components.ts'
 import { Link } from '../router.ts'
-import { ago, number, seconds } from '../format.ts'
+import { ago, bytes, number, seconds } from '../format.ts'
 import { isAdmin, type Session } from '../session.ts'
 
 interface ComponentHealth {
@@ -65,11 +66,26 @@ interface Summary extends Point {
   sources: { name: string; ok: boolean; error?: string }[]
   history: Point[]
 }
-interface OutboxStats {
-  strategy: string
-  note?: string
-  sources: { source: string; unpublished?: number; published?: number; failed?: number; oldestUnpublishedAgeSeconds?: number | null; error?: string }[]
+/** GET /api/events/stats (relay): what publishes the outbox depends on the strategy, and so do the numbers. */
+interface CaptureSource {
+  source: string
+  connector: { name: string; state: string; tasks: { id: number; state: string; trace: string | null }[]; error?: string }
+  slot: { name: string; active: boolean; confirmedFlushLsn: string | null; currentWalLsn: string; lagBytes: number | null } | null
+  retained: { rows: number; oldestAgeSeconds: number | null } | null
+  error?: string
 }
+interface BacklogSource {
+  source: string
+  unpublished?: number
+  published?: number
+  failed?: number
+  oldestUnpublishedAgeSeconds?: number | null
+  error?: string
+}
+type OutboxStats = { explanation: string; retentionSeconds: number; timestamp: string } & (
+  | { strategy: 'debezium'; publisher: 'debezium'; connectUrl: string; sources: CaptureSource[] }
+  | { strategy: 'outbox'; publisher: 'relay'; sources: BacklogSource[] }
+)
 interface DlqStats {
   groups: { source: string; group: string; topic: string; dead: number; replayRequested: number; replayed: number; discarded: number; parked: number }[]
   unavailable: { source: string; error: string }[]
@@ -223,22 +239,55 @@ function ConnectorsPanel(props: { admin: boolean }) {
     </${Panel}>`
 }
 
+const capturing = (x: CaptureSource) =>
+  x.connector.state === 'RUNNING' && x.connector.tasks.length > 0 && x.connector.tasks.every((t) => t.state === 'RUNNING') && !!x.slot?.active
+
+/** Debezium publishes from the WAL and marks nothing: what it captured is its slot's position, not a row count. */
+function CaptureTable(props: { sources: CaptureSource[] }) {
+  return html`
+    <table class="table" data-testid="outbox" data-strategy="debezium">
+      <thead><tr><th>Service</th><th>Connector</th><th>Slot</th><th class="num" title="current WAL − the slot's confirmed_flush_lsn">Slot lag</th>
+        <th class="num" title="outbox rows already captured, kept until pruning">Retained for pruning</th></tr></thead>
+      <tbody>${props.sources.map((x) => html`
+        <tr data-source=${x.source} data-connector-state=${x.connector.state} data-capturing=${capturing(x) ? 'yes' : 'no'} data-lag-bytes=${x.slot?.lagBytes ?? ''}
+          class=${capturing(x) ? '' : 'row-warn'}>
+          <td>${x.source}</td>
+          <td><span class="mono small">${x.connector.name}</span> <${StatusBadge} status=${x.connector.state} />
+            ${x.connector.tasks.map((t) => html` <span class="nowrap" title=${t.trace ?? `task ${t.id}`}><span class="muted small">task</span> <${StatusBadge} status=${t.state} /></span>`)}
+            ${x.connector.error && html`<div class="error-text small">${x.connector.error}</div>`}</td>
+          <td>${x.slot
+            ? html`<span class="mono small">${x.slot.name}</span> ${x.slot.active ? '' : html`<span class="flag bad">inactive</span>`}
+                <div class="muted small mono" title="confirmed_flush_lsn / pg_current_wal_lsn()">${x.slot.confirmedFlushLsn ?? '—'} / ${x.slot.currentWalLsn}</div>`
+            : html`<span class=${x.error ? 'error-text small' : 'muted small'}>${x.error ?? 'no replication slot: the connector never started on this database'}</span>`}</td>
+          <td class="num strong nowrap">${bytes(x.slot?.lagBytes)}</td>
+          <td class="num">${x.retained ? html`${number(x.retained.rows)}<div class="muted small">${x.retained.rows ? `oldest ${seconds(x.retained.oldestAgeSeconds)}` : ''}</div>` : '—'}</td>
+        </tr>`)}
+      </tbody>
+    </table>`
+}
+
+/** The relay's polling publisher marks rows as it sends them: the unpublished ones are the backlog. */
+function BacklogTable(props: { sources: BacklogSource[] }) {
+  return html`
+    <table class="table" data-testid="outbox" data-strategy="outbox">
+      <thead><tr><th>Service</th><th class="num">Unpublished</th><th class="num">Failed attempts</th><th class="num">Oldest waiting</th><th class="num">Published (retained)</th></tr></thead>
+      <tbody>${props.sources.map((x) => (x.error
+        ? html`<tr data-source=${x.source}><td>${x.source}</td><td colspan="4" class="error-text">${x.error}</td></tr>`
+        : html`<tr data-source=${x.source} data-unpublished=${x.unpublished}><td>${x.source}</td><td class="num">${number(x.unpublished)}</td><td class="num">${number(x.failed)}</td>
+            <td class="num">${seconds(x.oldestUnpublishedAgeSeconds ?? null)}</td><td class="num">${number(x.published)}</td></tr>`))}
+      </tbody>
+    </table>`
+}
+
 function OutboxPanel() {
   const stats = useResource<OutboxStats>('/api/events/stats', { everyMs: 5_000 })
   const s = stats.data
   return html`
-    <${Panel} title="Outbox backlog" id="outbox" loading=${stats.loading} error=${stats.error} retry=${stats.reload}
-      actions=${s && html`<span class="muted small">strategy: <strong>${s.strategy}</strong></span>`}>
-      ${s && html`
-        <table class="table" data-testid="outbox">
-          <thead><tr><th>Service</th><th class="num">Unpublished</th><th class="num">Failed attempts</th><th class="num">Oldest waiting</th><th class="num">Published (retained)</th></tr></thead>
-          <tbody>${s.sources.map((x) => (x.error
-            ? html`<tr><td>${x.source}</td><td colspan="4" class="error-text">${x.error}</td></tr>`
-            : html`<tr><td>${x.source}</td><td class="num">${number(x.unpublished)}</td><td class="num">${number(x.failed)}</td>
-                <td class="num">${seconds(x.oldestUnpublishedAgeSeconds ?? null)}</td><td class="num">${number(x.published)}</td></tr>`))}
-          </tbody>
-        </table>
-        ${s.note && html`<p class="muted small">${s.note}</p>`}`}
+    <${Panel} title=${s?.strategy === 'debezium' ? 'Outbox capture (Debezium)' : s?.strategy === 'outbox' ? 'Outbox backlog (relay)' : 'Outbox'} id="outbox"
+      loading=${stats.loading} error=${stats.error} retry=${stats.reload}
+      actions=${s && html`<span class="muted small" data-testid="outbox-strategy">strategy: <strong>${s.strategy}</strong> · published by ${s.publisher === 'relay' ? 'the relay' : 'Debezium'}</span>`}>
+      ${s && (s.strategy === 'debezium' ? html`<${CaptureTable} sources=${s.sources} />` : html`<${BacklogTable} sources=${s.sources} />`)}
+      ${s && html`<p class="muted small" data-testid="outbox-explanation">${s.explanation}</p>`}
     </${Panel}>`
 }
 

@@ -200,6 +200,12 @@ export function OrderPage(props: { id: string; session: Session }) {
             <dl class="facts">
               <dt>Order id</dt><dd class="mono">${o.id}</dd>
               <dt>Status</dt><dd><${StatusBadge} status=${o.status} /></dd>
+              ${o.status === 'CANCELLED' && html`
+                <dt>Cancelled</dt>
+                <dd data-testid="cancellation" data-cancelled-by=${o.cancelledBy ?? ''}>
+                  <span data-testid="cancellation-reason">${o.cancellationReason ?? '—'}</span>
+                  <span class="muted"> by </span><span class="mono" data-testid="cancelled-by">${o.cancelledBy ?? '—'}</span>
+                </dd>`}
               <dt>Customer</dt><dd class="mono">${o.customerId}</dd>
               <dt>Total</dt><dd class="amount big" data-testid="order-total">${money(o.totalAmount, o.currency)}</dd>
               <dt>Placed</dt><dd title=${o.createdAt}>${dateTime(o.createdAt)} (${ago(o.createdAt)})</dd>
