@@ -360,6 +360,47 @@ describe('error bodies do not reflect the input', () => {
   })
 })
 
+// Issue #14: numbers beyond range and NUL characters used to reach PostgreSQL and answer 500 (or 503 on the relay).
+describe('hostile values never reach the database', () => {
+  const validation = (res: Raw, what: string, field?: string) => {
+    expect(res.status, `${what} → ${res.status} ${res.text}`).toBe(400)
+    expect(res.headers.get('content-type')).toMatch(problemJson)
+    expect(res.body.code, what).toBe('request.validation')
+    if (field) expect(res.body.errors.map((e: { field: string }) => e.field), what).toContain(field)
+  }
+
+  it('when a query number is beyond its column or not finite (1e309, 99999999999999999999999, 9007199254740993, Infinity), then 400 on every service', async () => {
+    const t = await token(['admin'], `security-input-numbers-${randomUUID().slice(0, 8)}`)
+    const cases: [Service, string, string][] = [
+      ['inventory', '/api/inventory/items?page=', 'querystring.page'],
+      ['inventory', '/api/inventory/items/available?minQuantity=', 'querystring.minQuantity'],
+      ['inventory', '/api/inventory/reservations?size=', 'querystring.size'],
+      ['orders', '/api/orders?page=', 'querystring.page'],
+      ['payments', '/api/payments?page=', 'querystring.page'],
+      ['relay', '/api/dlq?page=', 'querystring.page'],
+      ['relay', '/api/events/unprocessed?page=', 'querystring.page'],
+    ]
+    for (const [service, path, field] of cases) {
+      for (const value of ['1e309', '99999999999999999999999', '9007199254740993', 'Infinity']) {
+        validation(await send(service, 'GET', `${path}${value}`, { token: t }), `${service} ${path}${value}`, field)
+      }
+    }
+  })
+
+  it('when \\u0000 is sent in a query, a path or a body, then 400 naming the field (the relay too: not 503), and nothing is written', async () => {
+    const t = await token(['admin'], `security-input-nul-${randomUUID().slice(0, 8)}`)
+    validation(await send('inventory', 'GET', '/api/inventory/items?category=a%00b', { token: t }), 'inventory category', 'querystring.category')
+    validation(await send('relay', 'GET', '/api/dlq?key=a%00b', { token: t }), 'relay dlq key', 'querystring.key')
+    validation(await send('relay', 'GET', '/api/events/aggregate/a%00b', { token: t }), 'relay aggregate', 'params.aggregateId')
+    validation(await send('relay', 'POST', '/api/dlq/replay', { token: t, body: { key: 'a\u0000b' } }), 'relay replay body', 'key')
+    const productId = `SEC-${randomUUID().slice(0, 12)}`
+    validation(await send('inventory', 'POST', '/api/inventory/items', { token: t, body: newItem(productId, { productName: 'a\u0000b' }) }), 'inventory create', 'productName')
+    expect((await send('inventory', 'GET', `/api/inventory/items/${productId}`, { token: t })).status).toBe(404)
+    validation(await send('inventory', 'PUT', `/api/inventory/items/${product}`, { token: t, body: { description: 'x\u0000' } }), 'inventory update', 'description')
+    expect((await send('inventory', 'GET', `/api/inventory/items/${product}`, { token: t })).body.description).toBe(canary.description)
+  })
+})
+
 describe('rate-limit headers', () => {
   const window = Number(process.env.RATE_LIMIT_WINDOW_SECONDS ?? 60)
   const headersOf = (res: Raw) => ({

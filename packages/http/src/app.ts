@@ -3,13 +3,14 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyError } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { Ajv } from 'ajv'
+import { Ajv, type ErrorObject } from 'ajv'
 import addFormats from 'ajv-formats'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import client from 'prom-client'
 import type { Logger } from 'pino'
-import { AppError, problem, ProblemSchema } from './errors.ts'
+import { AppError, dataExceptionMessage, dataExceptionOf, problem, ProblemSchema } from './errors.ts'
+import { findNul, nonFiniteField, withNumberBounds } from './input-limits.ts'
 import type { Health } from './health.ts'
 import type { Principal, Role, Verifier } from './auth.ts'
 import type { RateDecision, RouteClass } from './rate-limit.ts'
@@ -45,6 +46,7 @@ export interface AppOptions {
 }
 
 const CORRELATION = /^[\w.:-]{1,128}$/
+const MAX_PARAM_LENGTH = 200
 const httpDuration =
   (client.register.getSingleMetric('http_server_request_duration_seconds') as client.Histogram | undefined) ??
   new client.Histogram({
@@ -70,17 +72,66 @@ export async function createApp(opts: AppOptions) {
       const given = req.headers['x-correlation-id']
       return typeof given === 'string' && CORRELATION.test(given) ? given : randomUUID()
     },
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // What the router refuses before any route or hook runs (malformed %-encoding, a path parameter over
+    // maxParamLength) is problem+json like every other error, and does not repeat the path.
+    frameworkErrors: (error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+      const p =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? problem(414, 'request.uri-too-long', `A path segment is longer than ${MAX_PARAM_LENGTH} characters.`)
+        : error.code === 'FST_ERR_BAD_URL' ? problem(400, 'request.bad-request', 'The request path is not valid (malformed percent-encoding).')
+        : problem(500, 'internal.error', 'An unexpected error occurred; it has been logged with this correlation id.')
+      if (p.status >= 500) req.log.error({ err: error }, 'router error')
+      return reply.code(p.status).header('x-correlation-id', req.id).type('application/problem+json').send({ ...p, correlationId: req.id })
+    },
+    // What Node's HTTP parser refuses (a NUL or line break in a header, headers over 16 KiB, malformed HTTP)
+    // never reaches Fastify's handlers: answered here, also as problem+json, and the connection is closed.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return
+      const p =
+        error.code === 'HPE_HEADER_OVERFLOW' ? problem(431, 'request.headers-too-large', 'The request headers are too large.')
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? problem(408, 'request.timeout', 'The request did not arrive in time.')
+        : problem(400, 'request.bad-request', 'The request is not valid HTTP.')
+      const body = JSON.stringify(p)
+      if (socket.writable) {
+        socket.write(`HTTP/1.1 ${p.status} ${p.title}\r\nConnection: close\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+      }
+      socket.destroy(error)
+    },
   }).withTypeProvider<TypeBoxTypeProvider>()
   // JSON only: a text/plain body is 415, not parsed.
   app.removeContentTypeParser('text/plain')
 
   // Bodies: unknown fields dropped, nothing coerced (a null stays null). Query strings, params and headers
   // arrive as text: coerced to the schema's types, and nothing removed (headers keep Authorization).
-  const bodyAjv = new Ajv({ removeAdditional: 'all', coerceTypes: false, useDefaults: true, allErrors: true, strict: false })
-  const partsAjv = new Ajv({ removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true, strict: false })
+  // strictNumbers: `page=Infinity` or `1e309` coerces to Infinity, which is no number a column can hold.
+  const bodyAjv = new Ajv({ removeAdditional: 'all', coerceTypes: false, useDefaults: true, allErrors: true, strict: false, strictNumbers: true })
+  const partsAjv = new Ajv({ removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true, strict: false, strictNumbers: true })
   for (const ajv of [bodyAjv, partsAjv]) addFormats.default(ajv)
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : partsAjv).compile(schema))
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    if (httpPart === 'body') return bodyAjv.compile(schema)
+    const validate = partsAjv.compile(schema)
+    const checked = Object.assign((data: unknown) => {
+      if (!validate(data)) return ((checked.errors = validate.errors ?? null), false)
+      const field = nonFiniteField(data)
+      checked.errors = field === null ? null : [{ instancePath: `/${field}`, schemaPath: '#/type', keyword: 'type', params: {}, message: 'must be a finite number' }]
+      return field === null
+    }, { errors: null as ErrorObject[] | null })
+    return checked
+  })
+
+  // Every number a request schema leaves unbounded gets the int4 range, before validation and the OpenAPI
+  // document read the schema, so `page=99999999999999999999999` is a 400 that /docs announces, not a 500 in SQL.
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema as Record<string, unknown> | undefined
+    if (!schema) return
+    let bounded: Record<string, unknown> | null = null
+    for (const part of ['body', 'querystring', 'query', 'params', 'headers']) {
+      const before = schema[part]
+      const after = withNumberBounds(before)
+      if (after !== before) (bounded ??= { ...schema })[part] = after
+    }
+    if (bounded) route.schema = bounded
+  })
 
   // --- 405 for a known path with another method -------------------------------------------------------------
   const routes: { method: string; pattern: RegExp }[] = []
@@ -149,6 +200,21 @@ export async function createApp(opts: AppOptions) {
     await limit(req.principal ? `sub:${req.principal.sub}` : anonymous)
   })
 
+  // No text may carry U+0000: PostgreSQL cannot store it, so it would fail in SQL. Checked on every route,
+  // also those whose handler validates the body itself. Headers too: Node's HTTP parser refuses U+0000 in them,
+  // but a header that reaches SQL must not depend on that.
+  app.addHook('preValidation', async (req) => {
+    const parts: [string, unknown][] = [['', req.body], ['querystring', req.query], ['params', req.params], ['headers', req.headers]]
+    for (const [part, value] of parts) {
+      const field = findNul(value, part || undefined)
+      if (field !== null) {
+        throw new AppError('request.validation', 'The request is invalid; see errors for each field.', {
+          errors: [{ field: field || 'body', message: 'must not contain the NUL character (\\u0000)' }],
+        })
+      }
+    }
+  })
+
   // The access line has a fixed shape with nothing to redact, so it skips the logger's full redaction (its wildcard
   // paths cost about 12 µs a line, an eighth of a cached read): one child with a single cheap path, made once.
   const accessLog = opts.logger.child({}, { redact: { paths: ['authorization'], censor: '[redacted]' } })
@@ -194,6 +260,13 @@ export async function createApp(opts: AppOptions) {
         : code === 'request.unsupported-media-type' ? 'Send the body as application/json.'
         : 'The request could not be understood.'
       return sendProblem(req, reply, problem(status, code, detail))
+    }
+    // A value PostgreSQL refused (22xxx: out of range, invalid text, untranslatable character) came from the
+    // request: the caller's error, never a 500 nor "unavailable". Logged, since the edge should have caught it.
+    const sqlState = dataExceptionOf(error)
+    if (sqlState) {
+      req.log.warn({ err: error, sqlState }, 'the database refused a request value; answered 400')
+      return sendProblem(req, reply, problem(400, 'request.validation', 'The request is invalid; see errors for each field.', { errors: [{ field: 'request', message: dataExceptionMessage(sqlState) }] }))
     }
     if (isInfrastructureError(error)) {
       req.log.warn({ err: error }, 'a dependency is unavailable; answered 503')

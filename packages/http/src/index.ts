@@ -1,5 +1,5 @@
 export { createApp, canSee, onShutdown, type App, type AppOptions } from './app.ts'
-export { AppError, problem, statusOf, ProblemSchema, type Problem } from './errors.ts'
+export { AppError, problem, statusOf, ProblemSchema, dataExceptionOf, type Problem } from './errors.ts'
 export { loadConfig, configSchema, baseConfigProperties, ConfigError, DEV_JWT_SECRET, type BaseConfig } from './config.ts'
 export { createVerifier, signToken, roles, type Principal, type Role, type Verifier, type AuthSettings } from './auth.ts'
 export { createRateLimiter, rateLimitSettings, type RateLimitSettings, type RouteClass } from './rate-limit.ts'

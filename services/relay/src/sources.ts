@@ -4,7 +4,8 @@
 // and the results are merged in memory.
 import { sql, type Kysely } from 'kysely'
 import { createDb, type OutboxSource } from '@trackops/messaging'
-import { AppError } from '@trackops/http'
+import { AppError, dataExceptionOf } from '@trackops/http'
+import type { Logger } from 'pino'
 
 export const sourceNames = ['orders', 'inventory', 'payments'] as const
 export type SourceName = (typeof sourceNames)[number]
@@ -19,11 +20,11 @@ export interface Source extends OutboxSource {
   connector: string
 }
 
-export function createSources(urls: Record<SourceName, string>): Source[] {
+export function createSources(urls: Record<SourceName, string>, logger?: Logger): Source[] {
   return sourceNames.map((name) => ({
     name,
     url: urls[name],
-    db: createDb(urls[name], { max: 4, applicationName: 'trackops-relay' }),
+    db: createDb(urls[name], { max: 4, applicationName: 'trackops-relay', logger }),
     connector: `trackops-${name}-outbox`,
   }))
 }
@@ -39,10 +40,13 @@ export function selectSources(sources: Source[], name?: string): Source[] {
 
 /**
  * Runs a read on every source. A source that fails makes the request fail with 503 naming it, so an operator
- * can still look at the others with ?source=.
+ * can still look at the others with ?source=. A value the database refused (SQLSTATE 22xxx) is the request's
+ * fault, not the source's: that error goes to the error handler as it is (400).
  */
 export async function fromEach<T>(sources: Source[], read: (source: Source) => Promise<T>): Promise<{ source: Source; value: T }[]> {
   const settled = await Promise.allSettled(sources.map(async (source) => ({ source, value: await read(source) })))
+  const refused = settled.find((r) => r.status === 'rejected' && dataExceptionOf(r.reason) !== null)
+  if (refused) throw (refused as PromiseRejectedResult).reason
   const failed = settled.flatMap((r, i) => (r.status === 'rejected' ? [`${sources[i]!.name}: ${(r.reason as Error)?.message ?? String(r.reason)}`] : []))
   if (failed.length) {
     throw new AppError('relay.unavailable', `Source database unavailable (${failed.join('; ')}). Query the other sources with ?source=.`)

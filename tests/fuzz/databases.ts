@@ -1,0 +1,71 @@
+// The fuzz suite's own databases (trackops_<service>_fuzz): migrated like the component-test databases, but
+// written by nothing else, so a digest of a whole database before and after a rejected request proves that the
+// request wrote nothing. Recreated by every run of the suite.
+import pg from 'pg'
+import { sql, type Kysely } from 'kysely'
+import { runner } from 'node-pg-migrate'
+import { createDb, messagingMigrationsDir } from '@trackops/messaging'
+import { testEnv } from '../support/env.ts'
+
+export const fuzzServices = ['orders', 'inventory', 'payments'] as const
+export type FuzzService = (typeof fuzzServices)[number]
+
+const fuzzName = (service: FuzzService) => `trackops_${service}_fuzz`
+const swapDb = (url: string, service: FuzzService) => url.replace(/\/[^/?]+(\?|$)/, `/${fuzzName(service)}$1`)
+
+/** Connection strings: each service's own role, and the relay's role on the same databases. */
+export const fuzzDbs = {
+  own: Object.fromEntries(fuzzServices.map((s) => [s, swapDb(testEnv.componentDbs[s], s)])) as Record<FuzzService, string>,
+  relay: Object.fromEntries(fuzzServices.map((s) => [s, swapDb(testEnv.componentRelayDbs[s], s)])) as Record<FuzzService, string>,
+}
+
+export async function createFuzzDatabases(): Promise<void> {
+  const admin = new pg.Client({ connectionString: testEnv.adminDb })
+  await admin.connect()
+  try {
+    for (const service of fuzzServices) {
+      const name = fuzzName(service)
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await admin.query(`CREATE DATABASE ${name} OWNER ${service}_svc`)
+      await admin.query(`REVOKE CONNECT ON DATABASE ${name} FROM PUBLIC`)
+      await admin.query(`GRANT CONNECT ON DATABASE ${name} TO ${service}_svc, relay_svc`)
+    }
+  } finally {
+    await admin.end()
+  }
+  await Promise.all(fuzzServices.map(async (service) => {
+    const common = { databaseUrl: fuzzDbs.own[service], direction: 'up' as const, count: Infinity, log: () => undefined }
+    await runner({ ...common, dir: messagingMigrationsDir, migrationsTable: 'pgmigrations_messaging' })
+    await runner({ ...common, dir: new URL(`../../services/${service}/migrations`, import.meta.url).pathname, migrationsTable: 'pgmigrations' })
+  }))
+}
+
+export async function dropFuzzDatabases(): Promise<void> {
+  const admin = new pg.Client({ connectionString: testEnv.adminDb })
+  await admin.connect()
+  try {
+    for (const service of fuzzServices) await admin.query(`DROP DATABASE IF EXISTS ${fuzzName(service)} WITH (FORCE)`)
+  } finally {
+    await admin.end()
+  }
+}
+
+export const openFuzzDb = (service: FuzzService, max = 4): Kysely<any> => createDb(fuzzDbs.own[service], { max, applicationName: `fuzz-${service}` })
+
+/**
+ * A digest of a whole database: row count and newest row version (max xmin) of every table, so an insert,
+ * update or delete anywhere changes it. Cheap on these small databases; meaningful only because nothing else
+ * writes to them.
+ */
+export function digester(db: Kysely<any>): () => Promise<string> {
+  let query: ReturnType<typeof sql<{ t: string; n: string; x: string }>> | null = null
+  return async () => {
+    if (!query) {
+      const tables = await sql<{ name: string }>`SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`.execute(db)
+      const parts = tables.rows.map((t) => sql`SELECT ${t.name} AS t, count(*)::text AS n, coalesce(max(xmin::text::bigint), 0)::text AS x FROM ${sql.raw(t.name)}`)
+      query = sql<{ t: string; n: string; x: string }>`${sql.join(parts, sql` UNION ALL `)}`
+    }
+    const rows = await query.execute(db)
+    return rows.rows.map((r) => `${r.t}:${r.n}:${r.x}`).join(' ')
+  }
+}
