@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { testEnv } from '../support/env.ts'
-import { api, createProduct, eventually, item, operator, placeOrder, publishedBy, stackUp, startRedis, stopRedis, switchStrategy } from '../support/stack.ts'
+import { api, createProduct, eventually, item, operator, placeOrder, publishedBy, stackUp, startRedis, stopRedis, switchStrategy, waitForStatus } from '../support/stack.ts'
 import { startLoad, type Placed } from './load.ts'
 
 const RATE = 8 // orders per second: well inside what the saga holds, so a backlog after the fault drains quickly
@@ -20,6 +20,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 interface Row {
   fault: string
   strategy: string
+  outageMs: number
   orders: number
   cancelled: number
   healthyMs: number
@@ -29,9 +30,10 @@ interface Row {
 const table: Row[] = []
 
 afterAll(async () => {
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+  const lines = table.map((r) => `| ${r.fault} | ${r.strategy} | ${s(r.outageMs)} | ${r.orders} | ${r.cancelled} | ${s(r.healthyMs)} | ${s(r.confirmedMs)} | ${r.seen} |`)
+  console.log(['', '| fault | strategy | down for | orders in flight | cancelled | time to healthy | first new order confirmed | what clients saw |', '|---|---|---:|---:|---:|---:|---:|---|', ...lines].join('\n'))
   await switchStrategy('debezium')
-  const lines = table.map((r) => `| ${r.fault} | ${r.strategy} | ${r.orders} | ${r.cancelled} | ${(r.healthyMs / 1000).toFixed(1)} s | ${(r.confirmedMs / 1000).toFixed(1)} s | ${r.seen} |`)
-  console.log(['', '| fault | strategy | orders in flight | cancelled | time to healthy | first new order confirmed | what clients saw |', '|---|---|---:|---:|---:|---:|---|', ...lines].join('\n'))
 }, 420_000)
 
 function postgresCluster(): [string, string] {
@@ -60,21 +62,23 @@ async function killJvm(name: 'kafka' | 'connect') {
   await eventually(() => !alive(pid), 10_000, `${name} to die`)
 }
 
+// An outage lasts from the kill until the dependency answers again (a JVM takes 15–25 s to start here), so the
+// broker and Connect stay dead 40 s and are down about a minute in all: the issue's bound for cancelling nothing.
 const faults = {
   'PostgreSQL restart (immediate)': async () => {
     execFileSync('pg_ctlcluster', [...postgresCluster(), 'restart', '-m', 'immediate'], { stdio: 'ignore' })
   },
-  'Kafka broker SIGKILL, 30 s down': async () => {
+  'Kafka broker SIGKILL, restarted after 40 s': async () => {
     await killJvm('kafka')
-    await sleep(30_000)
+    await sleep(40_000)
     await stackUp()
   },
-  'Kafka Connect SIGKILL, 30 s down': async () => {
+  'Kafka Connect SIGKILL, restarted after 40 s': async () => {
     await killJvm('connect')
-    await sleep(30_000)
+    await sleep(40_000)
     await stackUp()
   },
-  'Redis stopped, 15 s down': async () => {
+  'Redis stopped for 15 s': async () => {
     await stopRedis()
     await sleep(15_000)
     await startRedis()
@@ -84,11 +88,11 @@ type Fault = keyof typeof faults
 
 const plan: [Fault, 'debezium' | 'outbox'][] = [
   ['PostgreSQL restart (immediate)', 'debezium'],
-  ['Kafka broker SIGKILL, 30 s down', 'debezium'],
-  ['Kafka Connect SIGKILL, 30 s down', 'debezium'],
-  ['Redis stopped, 15 s down', 'debezium'],
+  ['Kafka broker SIGKILL, restarted after 40 s', 'debezium'],
+  ['Kafka Connect SIGKILL, restarted after 40 s', 'debezium'],
+  ['Redis stopped for 15 s', 'debezium'],
   ['PostgreSQL restart (immediate)', 'outbox'],
-  ['Kafka broker SIGKILL, 30 s down', 'outbox'],
+  ['Kafka broker SIGKILL, restarted after 40 s', 'outbox'],
 ]
 
 /** Every service answers its health with 200 (its required components are UP). */
@@ -130,14 +134,18 @@ for (const strategy of ['debezium', 'outbox'] as const) {
         await publishedBy(strategy)
         const stock = 1_000_000
         const products = await Promise.all([1, 2, 3, 4].map(() => createProduct({ stock, price: 3 })))
-        // each product in the orders' catalogue replica before the load starts
-        for (const productId of products) await placeOrder({ items: [{ productId, quantity: 1 }], token: 'tok_visa' })
+        // each product in the orders' catalogue replica before the load starts; its sold count read once that order is done
+        for (const productId of products) {
+          const { order } = await placeOrder({ items: [{ productId, quantity: 1 }], token: 'tok_visa' })
+          await waitForStatus(order.id, ['CONFIRMED'], 120_000)
+        }
         await eventually(async () => (await Promise.all(products.map(async (p) => (await item(p)).reservedQuantity === 0))).every(Boolean), 60_000, 'warm-up orders to settle')
         const sold = new Map(await Promise.all(products.map(async (p) => [p, (await item(p)).soldQuantity as number] as const)))
         const pids = Object.fromEntries(services.map((s) => [s, pidOf(s)]))
 
         const load = startLoad({ ratePerSecond: RATE, products })
         await sleep(BEFORE_MS)
+        const faultAt = Date.now()
         await faults[fault]()
         const healedAt = Date.now()
         await eventually(allHealthy, 180_000, 'every service to be healthy again')
@@ -153,7 +161,7 @@ for (const strategy of ['debezium', 'outbox'] as const) {
         const final = await finalStatuses(placed)
         const cancelled = [...final.entries()].filter(([, f]) => f.status === 'CANCELLED')
         const seenText = Object.entries(seen.statuses).map(([s, n]) => `${n}× ${s}`).join(', ') + (seen.noAnswer ? `, ${seen.noAnswer} without answer` : '')
-        table.push({ fault, strategy, orders: placed.length, cancelled: cancelled.length, healthyMs, confirmedMs, seen: seenText })
+        table.push({ fault, strategy, outageMs: healedAt - faultAt, orders: placed.length, cancelled: cancelled.length, healthyMs, confirmedMs, seen: seenText })
 
         // what clients saw: answers, never a 5xx other than 503, each 503 with Retry-After; every order accepted
         expect(seen.noAnswer, 'requests refused or reset: a process was gone').toBe(0)

@@ -134,12 +134,14 @@ export async function subscribe(opts: {
       current = undefined
       await old?.stream.close().catch(() => undefined)
       await old?.consumer.close(true).catch(() => undefined)
-      for (let delay = 500; !closed; delay = Math.min(delay * 2, 10_000)) {
+      // Retried every 2 s at most: a broker that is back should be used within a couple of seconds, since saga
+      // deadlines are held only while the path is down. Reported on the first failure and every 30th after it.
+      for (let delay = 250, attempt = 0; !closed; delay = Math.min(delay * 2, 2_000), attempt++) {
         try {
           await open()
           break
         } catch (error) {
-          opts.onError(error as Error)
+          if (attempt % 30 === 0) opts.onError(error as Error)
           await new Promise((r) => setTimeout(r, delay))
         }
       }
