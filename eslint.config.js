@@ -13,6 +13,16 @@ export default tseslint.config(
     },
   },
   { files: ['packages/messaging/src/kafka.ts'], rules: { 'no-restricted-imports': 'off' } },
+  // Every other package builds on the runtime, so it imports none of them.
+  {
+    files: ['packages/runtime/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: '@platformatic/kafka', message: 'Only packages/messaging/src/kafka.ts imports the Kafka client.' }],
+        patterns: [{ group: ['@trackops/*'], message: '@trackops/runtime depends on no other TrackOps package.' }],
+      }],
+    },
+  },
   { files: ['**/main.ts', 'scripts/**', 'tests/**', 'bench/**', '**/test/**', 'vitest.config.ts'], rules: { 'no-restricted-properties': 'off' } },
   { files: ['tests/**', '**/test/**', 'bench/**'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
   // the supervisor's process file is CommonJS, as PM2 reads it

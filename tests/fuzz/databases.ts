@@ -4,7 +4,8 @@
 import pg from 'pg'
 import { sql, type Kysely } from 'kysely'
 import { runner } from 'node-pg-migrate'
-import { createDb, messagingMigrationsDir } from '@trackops/messaging'
+import { createDb } from '@trackops/runtime'
+import { messagingMigrationsDir } from '@trackops/messaging'
 import { testEnv } from '../support/env.ts'
 
 export const fuzzServices = ['orders', 'inventory', 'payments'] as const

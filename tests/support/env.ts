@@ -1,5 +1,6 @@
 // Settings for tests: the same variables as the services, with the local defaults of .env.example.
 import { signToken, DEV_JWT_SECRET, type Role } from '@trackops/http'
+import { brokerList } from '@trackops/messaging'
 
 const env = process.env
 export const componentDbName = (service: 'orders' | 'inventory' | 'payments') => `trackops_${service}_ct`
@@ -31,7 +32,7 @@ export const testEnv = {
   componentRelayDbs: component(relay),
   adminDb: env.TEST_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-  brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+  brokers: brokerList(env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
   connectUrl: env.KAFKA_CONNECT_URL ?? 'http://127.0.0.1:8083',
   jwt: { secret: env.JWT_SECRET ?? DEV_JWT_SECRET, issuer: env.JWT_ISSUER ?? 'trackops-local', audience: env.JWT_AUDIENCE ?? 'trackops' },
   urls: {

@@ -1,9 +1,14 @@
 import { Type } from 'typebox'
-import { configSchema, loadConfig } from '@trackops/http'
+import { loadConfig, runtimeSettings } from '@trackops/runtime'
+import { httpSettings } from '@trackops/http'
+import { messagingSettings } from '@trackops/messaging'
 
 const Url = (fallback: string) => Type.String({ default: fallback, pattern: '^https?://' })
 
-export const consoleConfigSchema = configSchema({
+export const consoleConfigSchema = Type.Object({
+  ...runtimeSettings,
+  ...httpSettings,
+  ...messagingSettings,
   CONSOLE_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8080 }),
   ORDERS_URL: Url('http://127.0.0.1:8081'),
   INVENTORY_URL: Url('http://127.0.0.1:8082'),

@@ -30,7 +30,7 @@ export function registerDevTokens(
   newId: () => string = randomUUID,
 ): boolean {
   // JWT_JWKS_URL alone (an external issuer) leaves nothing to sign with: no buttons then either.
-  if (config.TRACKOPS_DEV_MODE !== 'true' || !config.JWT_SECRET) return false
+  if (!config.TRACKOPS_DEV_MODE || !config.JWT_SECRET) return false
   const secret = config.JWT_SECRET
   const tags = ['development']
   const open = { auth: 'public' as const }

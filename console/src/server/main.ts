@@ -3,8 +3,9 @@
 // It keeps serving when any backend is down: each panel of the UI shows that backend's error.
 import { access } from 'node:fs/promises'
 import path from 'node:path'
-import { createApp, createHealth, createLogger, createRateLimiter, createRedis, createVerifier, onShutdown } from '@trackops/http'
-import { createKafkaAdmin, initTracing } from '@trackops/messaging'
+import { createApp, createRateLimiter, createVerifier } from '@trackops/http'
+import { createHealth, createLogger, createRedis, initTracing, onShutdown } from '@trackops/runtime'
+import { createKafkaAdmin } from '@trackops/messaging'
 import { loadConsoleConfig } from './config.ts'
 import { registerDevTokens } from './dev-tokens.ts'
 import { registerOps } from './ops.ts'
@@ -15,10 +16,10 @@ const config = loadConsoleConfig(process.env)
 // Before anything opens a span: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and exported.
 initTracing('console', config.OTEL_EXPORTER_OTLP_ENDPOINT)
 const logger = createLogger('console', config.LOG_LEVEL)
-const brokers = config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean)
+const brokers = config.KAFKA_BROKERS
 const dist = path.resolve(config.CONSOLE_DIST)
 const admin = createKafkaAdmin({ brokers, clientId: 'console' })
-const redis = config.RATE_LIMIT_ENABLED === 'true' ? createRedis(config.REDIS_URL, 'console') : null
+const redis = config.RATE_LIMIT_ENABLED ? createRedis(config.REDIS_URL, 'console') : null
 redis?.on('error', (error) => logger.debug({ err: error }, 'redis connection error'))
 
 const services = [
@@ -54,7 +55,7 @@ const app = await createApp({
         }),
       }
     : {}),
-  metricsPublic: config.METRICS_PUBLIC === 'true',
+  metricsPublic: config.METRICS_PUBLIC,
   ...(config.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),
 })
 

@@ -3,7 +3,8 @@
 // Each part answers with its own error instead of failing the whole response, so a panel can say what is down.
 import { Type } from 'typebox'
 import type { FastifyRequest } from 'fastify'
-import { AppError, type App, type Health } from '@trackops/http'
+import { AppError, type App } from '@trackops/http'
+import type { Health } from '@trackops/runtime'
 import type { KafkaAdmin } from '@trackops/messaging'
 import {
   bucketCount, bucketDelta, histogramBuckets, parsePrometheus, perMinute, quantile, total, type Buckets, type Series,

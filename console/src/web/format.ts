@@ -37,7 +37,7 @@ export const seconds = (s: number | null | undefined) => (s === null || s === un
 
 export const shortId = (id: string) => id.slice(0, 8)
 
-/** `12 Main Street` → `12 M*** S*****` (same rule as maskText in @trackops/http). */
+/** `12 Main Street` → `12 M*** S*****` (same rule as maskText in @trackops/runtime). */
 export function mask(value: string | null | undefined): string {
   if (!value) return '—'
   return value.replace(/([A-Za-z])([A-Za-z]*)/g, (_, first: string, rest: string) => first + '*'.repeat(rest.length)).replace(/\d(?=\d{2})/g, '*')

@@ -18,8 +18,8 @@
 // up, the cache's whole key space is dropped on recovery instead, and reads bypass Redis until that is done.
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
+import { defineScript } from '@trackops/runtime'
 import { cacheMetrics as m } from './metrics.ts'
-import { defineScript } from './script.ts'
 
 export interface Loaded<T> {
   value: T

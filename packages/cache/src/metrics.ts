@@ -1,6 +1,6 @@
 import client from 'prom-client'
 
-// Labels are cache or channel names only, never keys or ids.
+// Labels are cache names only, never keys or ids.
 const counter = (name: string, help: string, labelNames: string[]) =>
   (client.register.getSingleMetric(name) as client.Counter | undefined) ?? new client.Counter({ name, help, labelNames })
 const histogram = (name: string, help: string, labelNames: string[], buckets: number[]) =>
@@ -11,8 +11,4 @@ export const cacheMetrics = {
   errors: counter('trackops_cache_errors_total', 'Redis operations that failed or were skipped because Redis was unavailable.', ['cache']),
   loadSeconds: histogram('trackops_cache_load_seconds', 'Time to load an entry from the database on a miss.', ['cache'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
   invalidations: counter('trackops_cache_invalidations_total', 'Version-fenced invalidations received.', ['cache']),
-  published: counter('trackops_fanout_published_total', 'Live-update events published.', ['channel']),
-  publishFailures: counter('trackops_fanout_publish_failures_total', 'Live-update events not published because Redis failed.', ['channel']),
-  received: counter('trackops_fanout_received_total', 'Live-update events received from Redis by this process.', ['channel']),
-  clientOverflows: counter('trackops_fanout_client_overflows_total', 'Live-update clients whose buffer overflowed, by policy (disconnect, drop-oldest).', ['policy']),
 }

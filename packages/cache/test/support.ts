@@ -2,12 +2,12 @@
 import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import pino from 'pino'
-import { createRedis, type Redis } from '@trackops/http'
+import { createRedis, type Redis } from '@trackops/runtime'
 import { testEnv } from '../../../tests/support/env.ts'
 
 export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
-export const redisUrl = testEnv.redisUrl
-export const runId = randomUUID().slice(0, 8)
+const redisUrl = testEnv.redisUrl
+const runId = randomUUID().slice(0, 8)
 export const uniquePrefix = (what: string) => `test:cache:${runId}:${what}:${randomUUID().slice(0, 8)}:`
 
 export function connect(name: string): Redis {

@@ -9,13 +9,12 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import client from 'prom-client'
 import type { Logger } from 'pino'
-import { AppError, dataExceptionMessage, dataExceptionOf, problem, ProblemSchema } from './errors.ts'
+import { AppError, problem, ProblemSchema } from './errors.ts'
 import { findNul, nonFiniteField, withNumberBounds } from './input-limits.ts'
-import type { Health } from './health.ts'
 import type { Principal, Role, Verifier } from './auth.ts'
 import type { RateDecision, RouteClass } from './rate-limit.ts'
 import { context } from '@opentelemetry/api'
-import { contextFromHeaders, initTracing, isInfrastructureError, startSpan, type OpenSpan } from '@trackops/messaging'
+import { contextFromHeaders, dataExceptionMessage, dataExceptionOf, initTracing, isInfrastructureError, startSpan, type Health, type OpenSpan } from '@trackops/runtime'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -322,24 +321,11 @@ export function canSee(principal: Principal | undefined, ownerId: string): boole
   return principal.roles.includes('operator') || principal.roles.includes('admin') || principal.sub === ownerId
 }
 
-/** Graceful shutdown: stop taking requests, then run the closers in order; exits non-zero if one fails. */
-export function onShutdown(logger: Logger, closers: (() => Promise<unknown>)[]) {
-  let closing = false
-  const stop = async (signal: string) => {
-    if (closing) return
-    closing = true
-    logger.info({ signal }, 'shutting down')
-    let code = 0
-    for (const close of closers) {
-      try {
-        await close()
-      } catch (error) {
-        code = 1
-        logger.error({ err: error }, 'error during shutdown')
-      }
-    }
-    process.exit(code)
-  }
-  process.on('SIGTERM', () => void stop('SIGTERM'))
-  process.on('SIGINT', () => void stop('SIGINT'))
+/** `GET /actuator/caches` (operators): the stats of each of the service's caches, as its cache registry reports them. */
+export function registerCachesRoute(app: App, caches: { snapshot(): unknown } | undefined) {
+  app.get(
+    '/actuator/caches',
+    { config: { auth: ['operator', 'admin'] }, schema: { hide: true, tags: ['actuator'], summary: 'Hits, misses, hit ratio, loads, invalidations, errors and load latency per cache' } },
+    async () => caches?.snapshot() ?? { caches: {} },
+  )
 }

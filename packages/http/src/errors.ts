@@ -39,34 +39,6 @@ export function statusOf(code: string): number {
   return statusBySuffix[suffix] ?? 500
 }
 
-/**
- * The SQLSTATE of a PostgreSQL data exception (class 22: a value out of range, in an invalid format, or with a
- * character the database cannot store) in the error or its causes, or null. Such an error says the request
- * carried a bad value, not that the database is unavailable.
- */
-export function dataExceptionOf(error: unknown): string | null {
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) return code
-  }
-  return null
-}
-
-const dataExceptionMessages: Record<string, string> = {
-  '22001': 'a text value is too long',
-  '22003': 'a number is out of range',
-  '22007': 'a date or time is invalid',
-  '22008': 'a date or time is out of range',
-  '22021': 'a text value contains a character that cannot be stored (such as \\u0000)',
-  '22P02': 'a value is not in the expected format',
-  '22P05': 'a text value contains a character that cannot be stored (such as \\u0000)',
-}
-
-/** What was wrong with the value, by SQLSTATE, without repeating the value. */
-export function dataExceptionMessage(sqlState: string): string {
-  return dataExceptionMessages[sqlState] ?? 'a value is not valid'
-}
-
 const titles: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
   406: 'Not Acceptable', 408: 'Request Timeout', 409: 'Conflict', 413: 'Payload Too Large', 414: 'URI Too Long', 415: 'Unsupported Media Type',

@@ -57,13 +57,13 @@ export function createRateLimiter(redis: Redis, service: string, settings: RateL
 
 /** The limiter settings of a service's configuration (RATE_LIMIT_* in .env.example). */
 export function rateLimitSettings(config: {
-  RATE_LIMIT_ENABLED: string
+  RATE_LIMIT_ENABLED: boolean
   RATE_LIMIT_WINDOW_SECONDS: number
   RATE_LIMIT_READ_PER_WINDOW: number
   RATE_LIMIT_WRITE_PER_WINDOW: number
 }): RateLimitSettings {
   return {
-    enabled: config.RATE_LIMIT_ENABLED === 'true',
+    enabled: config.RATE_LIMIT_ENABLED,
     windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
     limits: { read: config.RATE_LIMIT_READ_PER_WINDOW, write: config.RATE_LIMIT_WRITE_PER_WINDOW },
   }

@@ -1,7 +1,8 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest'
 import { Type } from 'typebox'
 import pino from 'pino'
-import { createApp, createHealth, createVerifier, signToken, AppError, type App } from '../src/index.ts'
+import { createHealth } from '@trackops/runtime'
+import { createApp, createVerifier, registerCachesRoute, signToken, AppError, type App } from '../src/index.ts'
 
 const secret = 'test-secret-that-is-long-enough-for-hs256-0001'
 const settings = { secret, issuer: 'trackops-test', audience: 'trackops' }
@@ -20,6 +21,7 @@ beforeAll(async () => {
     const { id } = req.params as { id: string }
     throw new AppError('thing.not-found', `Thing ${id.length} not found`)
   })
+  registerCachesRoute(app, { snapshot: () => ({ caches: { things: { hits: 3 } } }) })
   await app.ready()
 })
 afterAll(() => app.close())
@@ -71,6 +73,13 @@ describe('shared HTTP behaviour', () => {
     const res = await app.inject({ method: 'GET', url: '/actuator/health' })
     expect(res.statusCode).toBe(200)
     expect(res.json()).toMatchObject({ status: 'DEGRADED', components: { db: { status: 'UP' }, cache: { status: 'DOWN' } } })
+  })
+  it('when operators ask for the caches, then they get the registry snapshot; customers get 403', async () => {
+    const call = async (roles: ('customer' | 'operator' | 'admin')[]) => app.inject({ method: 'GET', url: '/actuator/caches', headers: { authorization: `Bearer ${await token(roles)}` } })
+    const res = await call(['operator'])
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toEqual({ caches: { things: { hits: 3 } } })
+    expect((await call(['customer'])).statusCode).toBe(403)
   })
   it('when the OpenAPI document is requested, then it is 3.1 and public', async () => {
     const res = await app.inject({ method: 'GET', url: '/docs/json' })

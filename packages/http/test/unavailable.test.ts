@@ -1,7 +1,8 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest'
 import pg from 'pg'
 import pino from 'pino'
-import { createApp, createHealth, type App } from '../src/index.ts'
+import { createHealth } from '@trackops/runtime'
+import { createApp, type App } from '../src/index.ts'
 
 // A real PostgreSQL: a pool of one connection that a test holds, and a pool pointed at a port nobody listens on.
 const url = process.env['PG_ADMIN_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres'

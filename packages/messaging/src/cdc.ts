@@ -3,7 +3,7 @@
 // by row version, so there is no inbox; a record is applied in partition order and its offset committed after.
 import type { Logger } from 'pino'
 import { subscribe, type KafkaRecordIn, type KafkaSubscription } from './kafka.ts'
-import { isInfrastructureError } from './db.ts'
+import { isInfrastructureError } from '@trackops/runtime'
 import { messagingMetrics as m } from './metrics.ts'
 import { watchLag } from './lag.ts'
 

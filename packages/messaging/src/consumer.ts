@@ -9,9 +9,8 @@ import { dlqTopic, isTransient, validateMessage, type AnyMessage } from '@tracko
 import { subscribe, type KafkaProducer, type KafkaRecordIn, type KafkaSubscription } from './kafka.ts'
 import { messagingMetrics as m } from './metrics.ts'
 import type { MessageContext } from './envelope.ts'
-import { contextFromHeaders, withSpan } from './trace.ts'
 import { watchLag } from './lag.ts'
-import { isInfrastructureError } from './db.ts'
+import { contextFromHeaders, isInfrastructureError, withSpan } from '@trackops/runtime'
 
 /** Thrown by a handler when retrying cannot help: the record goes to the dead-letter topic at once. */
 export class PermanentError extends Error {

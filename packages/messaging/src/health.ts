@@ -1,15 +1,14 @@
-// Health components every service that publishes or consumes can register (shape of @trackops/http's Component).
+// Kafka-side health components every service that publishes or consumes can register.
 import { sql, type Kysely } from 'kysely'
+import type { Component } from '@trackops/runtime'
 import { lagSamples } from './lag.ts'
 import type { KafkaAdmin } from './kafka.ts'
 
-type Result = { status: 'UP' | 'DOWN' | 'DEGRADED' | 'UNKNOWN'; details?: Record<string, unknown> }
-
 /** DEGRADED when any consumer group of this process is further behind than `maxLag` records. */
-export function consumerLagComponent(maxLag = 1_000) {
+export function consumerLagComponent(maxLag = 1_000): Component {
   return {
     required: false,
-    check: async (): Promise<Result> => {
+    check: async () => {
       const samples = lagSamples()
       if (samples.length === 0) return { status: 'UNKNOWN', details: { reason: 'no lag sampled yet' } }
       const groups = Object.fromEntries(samples.map((s) => [s.group, { lag: s.total, sampledAt: s.sampledAt.toISOString() }]))
@@ -22,10 +21,10 @@ export function consumerLagComponent(maxLag = 1_000) {
  * The service's own Debezium connector (state of connector and task from Kafka Connect) and the lag of its
  * replication slot in bytes. DOWN when the connector or its task is not RUNNING.
  */
-export function debeziumComponent(opts: { connectUrl: string; connector: string; slot: string; db: Kysely<any> }) { // eslint-disable-line @typescript-eslint/no-explicit-any
+export function debeziumComponent(opts: { connectUrl: string; connector: string; slot: string; db: Kysely<any> }): Component { // eslint-disable-line @typescript-eslint/no-explicit-any
   return {
     required: false,
-    check: async (): Promise<Result> => {
+    check: async () => {
       const res = await fetch(`${opts.connectUrl}/connectors/${opts.connector}/status`, { signal: AbortSignal.timeout(1_500) })
       if (res.status === 404) return { status: 'DOWN', details: { connector: opts.connector, error: 'not registered (bash infra/stack.sh connectors)' } }
       const body = (await res.json()) as { connector?: { state?: string }; tasks?: { state?: string; trace?: string }[] }
@@ -45,23 +44,11 @@ export function debeziumComponent(opts: { connectUrl: string; connector: string;
   }
 }
 
-/** PostgreSQL answers `select 1`; the query time is reported. Required: without its database a service is DOWN. */
-export function databaseComponent(db: Kysely<any>) { // eslint-disable-line @typescript-eslint/no-explicit-any
-  return {
-    required: true,
-    check: async (): Promise<Result> => {
-      const started = performance.now()
-      await sql`select 1`.execute(db)
-      return { status: 'UP', details: { queryMs: Math.round((performance.now() - started) * 10) / 10 } }
-    },
-  }
-}
-
 /** The broker answers a metadata request. */
-export function kafkaComponent(admin: KafkaAdmin, required = false) {
+export function kafkaComponent(admin: KafkaAdmin, required = false): Component {
   return {
     required,
-    check: async (): Promise<Result> => {
+    check: async () => {
       const cluster = await admin.describeCluster()
       return { status: 'UP', details: { clusterId: cluster.clusterId, brokers: cluster.brokers } }
     },

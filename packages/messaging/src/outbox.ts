@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely'
 import { topicOf, type AnyMessage } from '@trackops/contracts'
-import { currentTraceparent } from './trace.ts'
+import { currentTraceparent } from '@trackops/runtime'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Tx = Kysely<any>
@@ -17,16 +17,21 @@ export async function enqueue(tx: Tx, message: AnyMessage): Promise<void> {
             ${JSON.stringify(message)}, ${message.correlationId}, ${currentTraceparent()})`.execute(tx)
 }
 
+/** A row of the outbox table (migrations/0001), as node-postgres returns it; `bucket` is generated and left out. */
 export interface OutboxRow {
   seq: number
   id: string
   topic: string
+  aggregatetype: string
   aggregateid: string
   type: string
   payload: string
   correlation_id: string
   traceparent: string
   created_at: Date
+  published_at: Date | null
+  attempts: number
+  last_error: string | null
 }
 
 /** The Kafka record for an outbox row: byte for byte what Debezium's Outbox Event Router produces from it. */

@@ -30,7 +30,7 @@ export async function publishBatch(source: OutboxSource, producer: KafkaProducer
     ).rows.map((r) => r.b)
     if (buckets.length === 0) return { published: 0 }
     const rows = (
-      await sql<OutboxRow>`
+      await sql<Pick<OutboxRow, 'seq' | 'id' | 'topic' | 'aggregateid' | 'type' | 'payload' | 'correlation_id' | 'traceparent' | 'created_at'>>`
         SELECT seq, id, topic, aggregateid, type, payload, correlation_id, traceparent, created_at FROM outbox
         WHERE published_at IS NULL AND bucket = ANY(${buckets}::smallint[])
         ORDER BY seq LIMIT ${batchSize}`.execute(tx)
@@ -109,7 +109,8 @@ export function createRelay(opts: RelayOptions) {
         published = await publishBatch(source, opts.producer, opts.batchSize)
         backoff = 0
       } catch (error) {
-        backoff = Math.min(opts.maxBackoffMs ?? 30_000, backoff ? backoff * 2 : 500)
+        // capped low: a pass is one cheap query, and after a broker outage the backlog should move at once
+        backoff = Math.min(opts.maxBackoffMs ?? 2_000, backoff ? backoff * 2 : 250)
         opts.logger.warn({ err: error, source: source.name, backoffMs: backoff }, 'relay pass failed; backing off')
       }
       if (published > 0 && backoff === 0) continue

@@ -1,6 +1,7 @@
 // The health components of a service that consumes and publishes through its own outbox: the broker, this
 // process's consumer lag and, under the debezium strategy, the service's outbox connector and replication slot.
 import type { Kysely } from 'kysely'
+import type { Health } from '@trackops/runtime'
 import { consumerLagComponent, debeziumComponent, kafkaComponent } from './health.ts'
 import type { KafkaAdmin } from './kafka.ts'
 
@@ -14,9 +15,7 @@ export interface MessagingHealthOptions {
   slot: string
 }
 
-type Component = ReturnType<typeof kafkaComponent>
-
-export function registerMessagingHealth(health: { register(name: string, component: Component): void }, opts: MessagingHealthOptions) {
+export function registerMessagingHealth(health: Health, opts: MessagingHealthOptions) {
   health.register('kafka', kafkaComponent(opts.admin))
   health.register('consumerLag', consumerLagComponent())
   if (opts.strategy === 'debezium') health.register('debezium', debeziumComponent(opts))

@@ -1,8 +1,13 @@
-import { Type, type Static } from 'typebox'
-import { configSchema } from '@trackops/http'
+import { Type, type StaticDecode } from 'typebox'
+import { runtimeSettings } from '@trackops/runtime'
+import { httpSettings } from '@trackops/http'
+import { messagingSettings } from '@trackops/messaging'
 
 /** The inventory service's settings (loaded once in main.ts with loadConfig). */
-export const inventoryConfigSchema = configSchema({
+export const inventoryConfigSchema = Type.Object({
+  ...runtimeSettings,
+  ...httpSettings,
+  ...messagingSettings,
   INVENTORY_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8082 }),
   INVENTORY_DATABASE_URL: Type.String({ minLength: 1 }),
   INVENTORY_DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
@@ -16,4 +21,4 @@ export const inventoryConfigSchema = configSchema({
   INVENTORY_CACHE_TTL_SECONDS: Type.Integer({ minimum: 1, default: 300 }),
   INVENTORY_CACHE_TTL_JITTER_SECONDS: Type.Integer({ minimum: 0, default: 30 }),
 })
-export type InventoryConfig = Static<typeof inventoryConfigSchema>
+export type InventoryConfig = StaticDecode<typeof inventoryConfigSchema>

@@ -4,7 +4,8 @@
 // a commit or release of that order (it is picked up next round if it is still RESERVED).
 // An order expires as a whole: its lines were reserved together with one expiresAt.
 import type { Logger } from 'pino'
-import { enqueue, newMessage, startPeriodic, type Periodic } from '@trackops/messaging'
+import { enqueue, newMessage } from '@trackops/messaging'
+import { startPeriodic, type Periodic } from '@trackops/runtime'
 import { lockItems, lockOrder, overdueOrderIds, reservationsOfOrder, setReservationStatus, unreserveQuantity, type Db } from './inventory-store.ts'
 import type { Line } from './stock.ts'
 import { inventoryMetrics } from './metrics.ts'

@@ -5,7 +5,8 @@ import { Type, type Static, type TSchema } from 'typebox'
 import { sql } from 'kysely'
 import type { Logger } from 'pino'
 import type { FastifyRequest } from 'fastify'
-import { AppError, createApp, problem, type App, type AppOptions, type Health, type Verifier } from '@trackops/http'
+import { AppError, createApp, problem, registerCachesRoute, type App, type AppOptions, type Verifier } from '@trackops/http'
+import type { Health } from '@trackops/runtime'
 import { decimalOfCents, centsOfDecimal, isLowStock, isOutOfStock, needsReordering, type FailedItem } from './stock.ts'
 import {
   availableItems, findItem, findReservation, itemStats, listAdjustments, listItems, listReservations, overdueReservations,
@@ -564,10 +565,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       return reply.code(503).send({ inventory: 'DOWN', status: 'DOWN', error: 'the database does not answer', ...base })
     }
   })
-  app.get('/actuator/caches', {
-    config: staff,
-    schema: { hide: true, tags: ['actuator'], summary: 'Hits, misses, hit ratio, loads, invalidations, errors and load latency per cache' },
-  }, async () => deps.caches?.snapshot() ?? { caches: {} })
+  registerCachesRoute(app, deps.caches)
 
   app.get('/api/inventory/health/ping', { config: { auth: 'public' }, schema: { tags: ['actuator'], summary: 'Liveness (original shape)' } }, async () => ({ status: 'UP', message: 'Inventory service is running' }))
 

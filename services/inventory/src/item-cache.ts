@@ -12,7 +12,7 @@
 //   - the TTL (with jitter) as a backstop.
 import client from 'prom-client'
 import type { Logger } from 'pino'
-import type { Redis } from '@trackops/http'
+import type { Redis } from '@trackops/runtime'
 import type { RowChange } from '@trackops/messaging'
 import { createEntityCache, type Codec, type EntityCache } from '@trackops/cache'
 import { centsOfNumeric } from './stock.ts'

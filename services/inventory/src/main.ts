@@ -2,8 +2,9 @@
 // raw change stream (inventory-cache), the reservation expiry sweeper.
 import { randomUUID } from 'node:crypto'
 import { CdcTopics, Topics } from '@trackops/contracts'
-import { createChangeConsumer, createConsumer, createDb, createKafkaAdmin, createKafkaProducer, databaseComponent, initTracing, registerMessagingHealth } from '@trackops/messaging'
-import { createHealth, createLogger, createRateLimiter, createRedis, createVerifier, loadConfig, onShutdown, redisComponent, rateLimitSettings } from '@trackops/http'
+import { createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
+import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, loadConfig, onShutdown, redisComponent } from '@trackops/runtime'
+import { createRateLimiter, createVerifier, rateLimitSettings } from '@trackops/http'
 import { createCacheRegistry } from '@trackops/cache'
 import { inventoryConfigSchema } from './config.ts'
 import { buildApp } from './http.ts'
@@ -17,7 +18,7 @@ const config = loadConfig(inventoryConfigSchema, process.env)
 initTracing('inventory', config.OTEL_EXPORTER_OTLP_ENDPOINT)
 const logger = createLogger('inventory', config.LOG_LEVEL)
 const now = () => new Date()
-const brokers = config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean)
+const brokers = config.KAFKA_BROKERS
 
 const db = createDb<InventoryDb>(config.INVENTORY_DATABASE_URL, { max: config.INVENTORY_DB_POOL_MAX, applicationName: 'inventory', logger, notifyOutbox: config.EVENT_PUBLISHING_STRATEGY === 'outbox' })
 const redis = createRedis(config.REDIS_URL, 'inventory')
@@ -55,7 +56,7 @@ const app = await buildApp({
   health,
   verify: createVerifier({ secret: config.JWT_SECRET, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
   rateLimit: createRateLimiter(redis, 'inventory', rateLimitSettings(config)),
-  metricsPublic: config.METRICS_PUBLIC === 'true',
+  metricsPublic: config.METRICS_PUBLIC,
   reservationTtlSeconds: config.INVENTORY_RESERVATION_TTL_SECONDS,
   now,
   cache: itemCache,

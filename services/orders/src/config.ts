@@ -1,8 +1,13 @@
 import { Type } from 'typebox'
-import { configSchema, loadConfig } from '@trackops/http'
+import { loadConfig, runtimeSettings } from '@trackops/runtime'
+import { httpSettings } from '@trackops/http'
+import { messagingSettings } from '@trackops/messaging'
 import { defaultPathSettings } from './messaging-path.ts'
 
-export const ordersConfigSchema = configSchema({
+export const ordersConfigSchema = Type.Object({
+  ...runtimeSettings,
+  ...httpSettings,
+  ...messagingSettings,
   ORDERS_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8081 }),
   ORDERS_DATABASE_URL: Type.String({ minLength: 1 }),
   /** How long a saga step may wait for its reply before the saga compensates. */

@@ -4,7 +4,8 @@ import { Type, type TSchema } from 'typebox'
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { AppError, canSee, createApp, type App, type AppOptions, type Health, type Principal, type Verifier } from '@trackops/http'
+import { AppError, canSee, createApp, registerCachesRoute, type App, type AppOptions, type Principal, type Verifier } from '@trackops/http'
+import type { Health } from '@trackops/runtime'
 import type { CacheRegistry } from '@trackops/cache'
 import type { MessageContext } from '@trackops/messaging'
 import {
@@ -433,10 +434,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerSagaRoutes(app, { db: deps.db, stepTimeoutSeconds: deps.stepTimeoutSeconds, afterCommit: async (orderId) => cache?.refresh(orderId) })
   if (deps.live) registerLiveRoutes(app, { db, live: deps.live })
 
-  app.get(
-    '/actuator/caches',
-    { config: staff, schema: { hide: true, tags: ['actuator'], summary: 'Hits, misses, hit ratio, loads, invalidations, errors and load latency per cache' } },
-    async () => deps.caches?.snapshot() ?? { caches: {} },
-  )
+  registerCachesRoute(app, deps.caches)
   return app
 }

@@ -3,9 +3,10 @@
 // the saga sweeper and the messaging-path probes it relies on. Kafka and Redis may be down at start: HTTP serves,
 // consumers keep trying to join.
 import { CdcTopics, Topics } from '@trackops/contracts'
-import { createHealth, createLogger, createRateLimiter, createRedis, createVerifier, onShutdown, redisComponent, rateLimitSettings } from '@trackops/http'
+import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, onShutdown, redisComponent } from '@trackops/runtime'
+import { createRateLimiter, createVerifier, rateLimitSettings } from '@trackops/http'
 import { createCacheRegistry } from '@trackops/cache'
-import { createChangeConsumer, createConsumer, createDb, createKafkaAdmin, createKafkaProducer, databaseComponent, initTracing, registerMessagingHealth } from '@trackops/messaging'
+import { createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
 import { loadOrdersConfig } from './config.ts'
 import { buildApp } from './http.ts'
 import { createMessageHandler } from './handlers.ts'
@@ -20,7 +21,7 @@ const config = loadOrdersConfig(process.env)
 // Before anything opens a span: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and exported.
 initTracing('orders', config.OTEL_EXPORTER_OTLP_ENDPOINT)
 const logger = createLogger('orders', config.LOG_LEVEL)
-const brokers = config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean)
+const brokers = config.KAFKA_BROKERS
 const stepTimeoutSeconds = config.ORDER_SAGA_STEP_TIMEOUT_SECONDS
 const paths = { probeIntervalMs: config.ORDER_PATH_PROBE_INTERVAL_MS, outageBoundSeconds: config.ORDER_PATH_OUTAGE_BOUND_SECONDS }
 
@@ -66,7 +67,7 @@ const app = await buildApp({
   health,
   verify: createVerifier({ secret: config.JWT_SECRET, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
   rateLimit: createRateLimiter(redis, 'orders', rateLimitSettings(config)),
-  metricsPublic: config.METRICS_PUBLIC === 'true',
+  metricsPublic: config.METRICS_PUBLIC,
   stepTimeoutSeconds,
   cache: orderCache,
   caches,

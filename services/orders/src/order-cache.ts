@@ -14,7 +14,7 @@
 import client from 'prom-client'
 import type { Logger } from 'pino'
 import type { AnyMessage } from '@trackops/contracts'
-import type { Redis } from '@trackops/http'
+import type { Redis } from '@trackops/runtime'
 import type { RowChange } from '@trackops/messaging'
 import { createEntityCache, type Codec, type EntityCache } from '@trackops/cache'
 import { isOrderStatus, type Order, type OrderStatus } from './order.ts'

@@ -4,8 +4,9 @@ import { randomUUID } from 'node:crypto'
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import { sql } from 'kysely'
-import { createHealth, createVerifier, type App, type Role } from '@trackops/http'
-import { createDb } from '@trackops/messaging'
+import { createDb, createHealth } from '@trackops/runtime'
+import type { OutboxRow } from '@trackops/messaging'
+import { createVerifier, type App, type Role } from '@trackops/http'
 import { testEnv, tokenFor } from '../../../tests/support/env.ts'
 import { buildApp } from '../src/http.ts'
 import { insertOrder, type Db } from '../src/order-store.ts'
@@ -78,22 +79,14 @@ export async function addProduct(db: Db, p: { price: number; name?: string; acti
   return productId
 }
 
-export interface OutboxRow {
-  seq: number
-  id: string
-  type: string
-  topic: string
-  aggregateid: string
-  payload: string
-  correlation_id: string
-}
+type Enqueued = Pick<OutboxRow, 'seq' | 'id' | 'type' | 'topic' | 'aggregateid' | 'payload' | 'correlation_id'>
 
-export async function outboxOf(db: Db, orderId: string): Promise<OutboxRow[]> {
-  const r = await sql<OutboxRow>`SELECT seq, id, type, topic, aggregateid, payload, correlation_id FROM outbox WHERE aggregateid = ${orderId} ORDER BY seq`.execute(db)
+export async function outboxOf(db: Db, orderId: string): Promise<Enqueued[]> {
+  const r = await sql<Enqueued>`SELECT seq, id, type, topic, aggregateid, payload, correlation_id FROM outbox WHERE aggregateid = ${orderId} ORDER BY seq`.execute(db)
   return r.rows
 }
 
-export const countByType = (rows: OutboxRow[]) => rows.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.type]: (acc[r.type] ?? 0) + 1 }), {})
+export const countByType = (rows: Enqueued[]) => rows.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.type]: (acc[r.type] ?? 0) + 1 }), {})
 
 export async function historyCount(db: Db, orderId: string): Promise<number> {
   const r = await db.selectFrom('order_history').select((eb) => eb.fn.countAll<string>().as('n')).where('order_id', '=', orderId).executeTakeFirstOrThrow()

@@ -1,8 +1,13 @@
 import { Type } from 'typebox'
-import { configSchema, loadConfig } from '@trackops/http'
+import { loadConfig, runtimeSettings } from '@trackops/runtime'
+import { httpSettings } from '@trackops/http'
+import { messagingSettings } from '@trackops/messaging'
 import { DEFAULT_RECONCILE_AFTER_MS } from './process-payment.ts'
 
-export const paymentsConfigSchema = configSchema({
+export const paymentsConfigSchema = Type.Object({
+  ...runtimeSettings,
+  ...httpSettings,
+  ...messagingSettings,
   PAYMENTS_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8085 }),
   PAYMENTS_DATABASE_URL: Type.String({ minLength: 1 }),
   /** Per gateway attempt; a call makes up to 3 attempts. Kept ≤ 5 s: the handler's transaction waits for it. */

@@ -25,7 +25,7 @@ import {
   TimeoutStrategy,
   wrap,
 } from 'cockatiel'
-import type { Component } from '@trackops/http'
+import type { Component } from '@trackops/runtime'
 import { breakerValue, paymentMetrics } from './metrics.ts'
 
 export interface ChargeRequest {

@@ -2,7 +2,8 @@
 // a customer sees only a payment whose customer is them (any other id answers 404, so ids cannot be probed).
 import { Type, type Static } from 'typebox'
 import type { Logger } from 'pino'
-import { AppError, canSee, createApp, ProblemSchema, type AppOptions, type Health, type Verifier } from '@trackops/http'
+import { AppError, canSee, createApp, ProblemSchema, type AppOptions, type Verifier } from '@trackops/http'
+import type { Health } from '@trackops/runtime'
 import { findPayment, listPayments, type Db, type PaymentView } from './payment-store.ts'
 
 export interface PaymentsAppDeps {

@@ -1,8 +1,9 @@
 // Composition root of the payment service: config → db, producer, gateway → HTTP app → consumer → listen.
 import { randomUUID } from 'node:crypto'
 import { Topics } from '@trackops/contracts'
-import { createConsumer, createDb, createKafkaAdmin, createKafkaProducer, databaseComponent, initTracing, registerMessagingHealth, startPeriodic } from '@trackops/messaging'
-import { createHealth, createLogger, createRateLimiter, createRedis, createVerifier, onShutdown, redisComponent, rateLimitSettings } from '@trackops/http'
+import { createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
+import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, onShutdown, redisComponent, startPeriodic } from '@trackops/runtime'
+import { createRateLimiter, createVerifier, rateLimitSettings } from '@trackops/http'
 import { loadPaymentsConfig } from './config.ts'
 import { reconcileDue } from './reconcile.ts'
 import { createResilientGateway, createSandboxGateway, gatewayHealth } from './gateway.ts'
@@ -14,14 +15,14 @@ const config = loadPaymentsConfig(process.env)
 // Before anything opens a span: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and exported.
 initTracing('payments', config.OTEL_EXPORTER_OTLP_ENDPOINT)
 const logger = createLogger('payments', config.LOG_LEVEL)
-const brokers = config.KAFKA_BROKERS.split(',')
+const brokers = config.KAFKA_BROKERS
 
 const db = createDb<PaymentsDb>(config.PAYMENTS_DATABASE_URL, { applicationName: 'trackops-payments', logger, notifyOutbox: config.EVENT_PUBLISHING_STRATEGY === 'outbox' })
 // The sandbox stands for an external processor: its own small pool, never the handler's transaction.
 const sandboxDb = createDb(config.PAYMENTS_DATABASE_URL, { max: 4, applicationName: 'trackops-payments-gateway-sandbox', logger })
 const producer = createKafkaProducer({ brokers, clientId: 'payments' })
 const admin = createKafkaAdmin({ brokers, clientId: 'payments-health' })
-const redis = config.RATE_LIMIT_ENABLED === 'true' ? createRedis(config.REDIS_URL, 'payments') : null
+const redis = config.RATE_LIMIT_ENABLED ? createRedis(config.REDIS_URL, 'payments') : null
 
 const gateway = createResilientGateway(createSandboxGateway(sandboxDb), { timeoutMs: config.PAYMENT_GATEWAY_TIMEOUT_MS })
 gateway.onStateChange((state) => {
@@ -46,7 +47,7 @@ const app = await buildApp({
         rateLimit: createRateLimiter(redis, 'payments', rateLimitSettings(config)),
       }
     : {}),
-  metricsPublic: config.METRICS_PUBLIC === 'true',
+  metricsPublic: config.METRICS_PUBLIC,
 })
 
 const paymentDeps = { gateway, now: () => new Date(), newId: randomUUID, reconcileAfterMs: config.PAYMENT_RECONCILE_AFTER_MS }

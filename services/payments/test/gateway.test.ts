@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import client from 'prom-client'
-import { createHealth } from '@trackops/http'
+import { createHealth } from '@trackops/runtime'
 import { createResilientGateway, GatewayError, gatewayHealth, type PaymentGateway } from '../src/gateway.ts'
 import { createPaymentHandler } from '../src/handlers.ts'
 import { apply, db, paymentOf, processCommand, repliesFor, sandboxDb } from './support.ts'

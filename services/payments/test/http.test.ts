@@ -2,7 +2,8 @@
 // 404/400/401/403, pagination and the status filter.
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createHealth, createVerifier, type App } from '@trackops/http'
+import { createHealth } from '@trackops/runtime'
+import { createVerifier, type App } from '@trackops/http'
 import { createResilientGateway, createSandboxGateway } from '../src/gateway.ts'
 import { createPaymentHandler } from '../src/handlers.ts'
 import { buildApp } from '../src/http.ts'

@@ -1,7 +1,12 @@
 import { Type } from 'typebox'
-import { configSchema, loadConfig } from '@trackops/http'
+import { loadConfig, runtimeSettings } from '@trackops/runtime'
+import { httpSettings } from '@trackops/http'
+import { messagingSettings } from '@trackops/messaging'
 
-export const relayConfigSchema = configSchema({
+export const relayConfigSchema = Type.Object({
+  ...runtimeSettings,
+  ...httpSettings,
+  ...messagingSettings,
   RELAY_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8084 }),
   RELAY_ORDERS_DATABASE_URL: Type.String({ minLength: 1 }),
   RELAY_INVENTORY_DATABASE_URL: Type.String({ minLength: 1 }),

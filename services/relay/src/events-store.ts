@@ -2,24 +2,8 @@
 // published_at/attempts/last_error are written only by the polling relay (publishBatch): under the debezium
 // strategy rows stay unpublished here until pruned, and publishing progress is the replication slot's lag.
 import { sql } from 'kysely'
-import { publishBatch, type KafkaProducer } from '@trackops/messaging'
+import { publishBatch, type KafkaProducer, type OutboxRow } from '@trackops/messaging'
 import { fromEach, fromEachSettled, mergePage, type Source } from './sources.ts'
-
-interface OutboxRecord {
-  seq: number
-  id: string
-  topic: string
-  aggregatetype: string
-  aggregateid: string
-  type: string
-  payload: string
-  correlation_id: string
-  traceparent: string
-  created_at: Date
-  published_at: Date | null
-  attempts: number
-  last_error: string | null
-}
 
 export interface OutboxEvent {
   id: string
@@ -49,7 +33,7 @@ function parsePayload(payload: string): unknown {
   }
 }
 
-const toEvent = (source: Source, r: OutboxRecord): OutboxEvent => ({
+const toEvent = (source: Source, r: OutboxRow): OutboxEvent => ({
   id: r.id,
   source: source.name,
   seq: r.seq,
@@ -113,7 +97,7 @@ export async function retainedOf(source: Source): Promise<Retained> {
 export async function listUnpublished(sources: Source[], page: number, size: number) {
   const parts = await fromEach(sources, async (source) => {
     const [rows, count] = await Promise.all([
-      sql<OutboxRecord>`SELECT ${columns} FROM outbox WHERE published_at IS NULL ORDER BY created_at, seq LIMIT ${(page + 1) * size}`.execute(source.db),
+      sql<OutboxRow>`SELECT ${columns} FROM outbox WHERE published_at IS NULL ORDER BY created_at, seq LIMIT ${(page + 1) * size}`.execute(source.db),
       sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`.execute(source.db),
     ])
     return { events: rows.rows.map((r) => toEvent(source, r)), total: count.rows[0]!.n }
@@ -124,7 +108,7 @@ export async function listUnpublished(sources: Source[], page: number, size: num
 export async function listOfType(sources: Source[], type: string, page: number, size: number) {
   const parts = await fromEach(sources, async (source) => {
     const [rows, count] = await Promise.all([
-      sql<OutboxRecord>`SELECT ${columns} FROM outbox WHERE type = ${type} ORDER BY created_at, seq LIMIT ${(page + 1) * size}`.execute(source.db),
+      sql<OutboxRow>`SELECT ${columns} FROM outbox WHERE type = ${type} ORDER BY created_at, seq LIMIT ${(page + 1) * size}`.execute(source.db),
       sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox WHERE type = ${type}`.execute(source.db),
     ])
     return { events: rows.rows.map((r) => toEvent(source, r)), total: count.rows[0]!.n }
@@ -135,7 +119,7 @@ export async function listOfType(sources: Source[], type: string, page: number, 
 /** Every retained event of one aggregate (an order, or a product for LOW_STOCK), in the order they were written. */
 export async function listOfAggregate(sources: Source[], aggregateId: string, limit: number) {
   const parts = await fromEach(sources, async (source) => {
-    const rows = await sql<OutboxRecord>`SELECT ${columns} FROM outbox WHERE aggregateid = ${aggregateId} ORDER BY seq LIMIT ${limit}`.execute(source.db)
+    const rows = await sql<OutboxRow>`SELECT ${columns} FROM outbox WHERE aggregateid = ${aggregateId} ORDER BY seq LIMIT ${limit}`.execute(source.db)
     return rows.rows.map((r) => toEvent(source, r))
   })
   return parts.flatMap((p) => p.value).sort(oldestFirst).slice(0, limit)
@@ -143,7 +127,7 @@ export async function listOfAggregate(sources: Source[], aggregateId: string, li
 
 export async function findEvent(sources: Source[], id: string): Promise<{ event: OutboxEvent; source: Source } | undefined> {
   const parts = await fromEach(sources, async (source) => {
-    const r = await sql<OutboxRecord>`SELECT ${columns} FROM outbox WHERE id = ${id}`.execute(source.db)
+    const r = await sql<OutboxRow>`SELECT ${columns} FROM outbox WHERE id = ${id}`.execute(source.db)
     return r.rows[0] ? toEvent(source, r.rows[0]) : undefined
   })
   const hit = parts.find((p) => p.value)

@@ -2,7 +2,7 @@
 // publishes), the Debezium outbox connectors and replication slots (debezium strategy), and the outbox: its
 // backlog under the outbox strategy (can only make the relay DEGRADED), the rows kept for pruning under debezium.
 import { sql } from 'kysely'
-import type { Component, Health } from '@trackops/http'
+import type { Component, Health } from '@trackops/runtime'
 import type { KafkaAdmin } from '@trackops/messaging'
 import { outboxStatsOf, retainedOf } from './events-store.ts'
 import { slotLag, type Source } from './sources.ts'

@@ -1,7 +1,8 @@
 // Composition root of the event relay: config → one pool per service database (as relay_svc), producer →
 // HTTP app → the polling publisher (outbox strategy only) → pruning and metrics timers → listen.
-import { createKafkaAdmin, createKafkaProducer, createRelay, pruneOutbox, initTracing } from '@trackops/messaging'
-import { createHealth, createLogger, createRateLimiter, createRedis, createVerifier, onShutdown, redisComponent, rateLimitSettings } from '@trackops/http'
+import { createKafkaAdmin, createKafkaProducer, createRelay, pruneOutbox } from '@trackops/messaging'
+import { createHealth, createLogger, createRedis, initTracing, onShutdown, redisComponent } from '@trackops/runtime'
+import { createRateLimiter, createVerifier, rateLimitSettings } from '@trackops/http'
 import { loadRelayConfig } from './config.ts'
 import { registerRelayHealth } from './health.ts'
 import { buildApp } from './http.ts'
@@ -15,7 +16,7 @@ const config = loadRelayConfig(process.env)
 // Before anything opens a span: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and exported.
 initTracing('relay', config.OTEL_EXPORTER_OTLP_ENDPOINT)
 const logger = createLogger('relay', config.LOG_LEVEL)
-const brokers = config.KAFKA_BROKERS.split(',')
+const brokers = config.KAFKA_BROKERS
 const strategy = config.EVENT_PUBLISHING_STRATEGY
 
 const sources = createSources({
@@ -25,7 +26,7 @@ const sources = createSources({
 }, logger)
 const producer = strategy === 'outbox' ? createKafkaProducer({ brokers, clientId: 'relay' }) : null
 const admin = createKafkaAdmin({ brokers, clientId: 'relay-health' })
-const redis = config.RATE_LIMIT_ENABLED === 'true' ? createRedis(config.REDIS_URL, 'relay') : null
+const redis = config.RATE_LIMIT_ENABLED ? createRedis(config.REDIS_URL, 'relay') : null
 
 const health = createHealth()
 registerRelayHealth(health, { sources, strategy, admin, connectUrl: config.KAFKA_CONNECT_URL, backlogWarnSeconds: config.OUTBOX_BACKLOG_WARN_SECONDS })
@@ -48,7 +49,7 @@ const app = await buildApp({
         rateLimit: createRateLimiter(redis, 'relay', rateLimitSettings(config)),
       }
     : {}),
-  metricsPublic: config.METRICS_PUBLIC === 'true',
+  metricsPublic: config.METRICS_PUBLIC,
 })
 
 // The publisher runs only under the outbox strategy; under debezium the WAL is the publisher.

@@ -3,8 +3,9 @@
 // Any of them may live on its own server, so nothing here joins across them: every read runs per source
 // and the results are merged in memory.
 import { sql, type Kysely } from 'kysely'
-import { createDb, type OutboxSource } from '@trackops/messaging'
-import { AppError, dataExceptionOf } from '@trackops/http'
+import { createDb, dataExceptionOf } from '@trackops/runtime'
+import type { OutboxSource } from '@trackops/messaging'
+import { AppError } from '@trackops/http'
 import type { Logger } from 'pino'
 
 export const sourceNames = ['orders', 'inventory', 'payments'] as const

@@ -3,7 +3,8 @@
 // are replaced by stand-ins that answer like them, so these tests need neither.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sql } from 'kysely'
-import { createHealth, type App } from '@trackops/http'
+import { createHealth } from '@trackops/runtime'
+import type { App } from '@trackops/http'
 import type { KafkaAdmin } from '@trackops/messaging'
 import { registerRelayHealth } from '../src/health.ts'
 import { auth, closeAll, insertOutboxRow, relayApp, scratchSource, sources } from './support.ts'

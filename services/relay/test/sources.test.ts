@@ -3,8 +3,8 @@
 // handler answers 400), never as "source database unavailable".
 import { afterAll, describe, expect, it } from 'vitest'
 import { sql } from 'kysely'
-import { AppError, dataExceptionOf } from '@trackops/http'
-import { createDb } from '@trackops/messaging'
+import { AppError } from '@trackops/http'
+import { dataExceptionOf, createDb } from '@trackops/runtime'
 import { testEnv } from '../../../tests/support/env.ts'
 import { fromEach, type Source } from '../src/sources.ts'
 

@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClientQueue, createFanout, formatSse, streamToClient, type Fanout, type FanoutMessage } from '../src/index.ts'
-import { connect, connected, eventually, logger, redisUrl, runId } from './support.ts'
+import { eventually } from '../../../tests/support/stack.ts'
+import { connect, connected, logger, redisUrl, runId } from './support.ts'
 
 interface StatusChanged {
   status: string

@@ -7,9 +7,8 @@
 // the stream.
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import { createRedis } from '@trackops/http'
-import { cacheMetrics as m } from './metrics.ts'
-import { defineScript } from './script.ts'
+import { createRedis, defineScript } from '@trackops/runtime'
+import { liveMetrics as m } from './metrics.ts'
 
 export interface FanoutMessage<E> {
   /** Redis Stream id: use it as the SSE `id:` and pass it back as `sinceId` on resume. */

@@ -1,3 +1,6 @@
+// The health registry behind /actuator/health: components a service registers, each checked with a timeout.
+import { sql, type Kysely } from 'kysely'
+
 export type Status = 'UP' | 'DOWN' | 'DEGRADED' | 'UNKNOWN'
 export interface ComponentResult {
   status: Status
@@ -50,4 +53,16 @@ export type Health = ReturnType<typeof createHealth>
 /** Redis answers PING. Never required: every service degrades without it (no cache, limiter fails open). */
 export function redisComponent(redis: { ping(): Promise<string> }): Component {
   return { required: false, check: async () => ({ status: (await redis.ping()) === 'PONG' ? 'UP' : 'DOWN' }) }
+}
+
+/** PostgreSQL answers `select 1`; the query time is reported. Required: without its database a service is DOWN. */
+export function databaseComponent(db: Kysely<any>): Component { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return {
+    required: true,
+    check: async () => {
+      const started = performance.now()
+      await sql`select 1`.execute(db)
+      return { status: 'UP', details: { queryMs: Math.round((performance.now() - started) * 10) / 10 } }
+    },
+  }
 }

@@ -106,7 +106,7 @@ export function currentTraceparent(): string {
   return `00-${randomHex(16)}-${randomHex(8)}-00`
 }
 
-/** The OpenTelemetry context carried by a Kafka record's headers. */
+/** The OpenTelemetry context carried by a header map: an HTTP request's or a Kafka record's (W3C traceparent). */
 export function contextFromHeaders(headers: Record<string, string>): Context {
   return propagation.extract(context.active(), headers)
 }

@@ -10,7 +10,7 @@
 // Under 'disconnect' an overflowing client is cut off and reconnects with Last-Event-ID (see recentEvents);
 // under 'drop-oldest' it stays and gets a gap item where events were discarded.
 import type { Writable } from 'node:stream'
-import { cacheMetrics as m } from './metrics.ts'
+import { liveMetrics as m } from './metrics.ts'
 
 export type OverflowPolicy = 'disconnect' | 'drop-oldest'
 export type ClientItem<M> = { type: 'message'; message: M } | { type: 'gap'; dropped: number }
