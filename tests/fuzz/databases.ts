@@ -6,12 +6,12 @@ import { sql, type Kysely } from 'kysely'
 import { runner } from 'node-pg-migrate'
 import { createDb } from '@trackops/runtime'
 import { messagingMigrationsDir } from '@trackops/messaging'
-import { testEnv } from '../support/env.ts'
+import { testDbSuffix, testEnv } from '../support/env.ts'
 
 export const fuzzServices = ['orders', 'inventory', 'payments'] as const
 export type FuzzService = (typeof fuzzServices)[number]
 
-const fuzzName = (service: FuzzService) => `trackops_${service}_fuzz`
+const fuzzName = (service: FuzzService) => `trackops_${service}_fuzz${testDbSuffix === 'ct' ? '' : `_${testDbSuffix}`}`
 const swapDb = (url: string, service: FuzzService) => url.replace(/\/[^/?]+(\?|$)/, `/${fuzzName(service)}$1`)
 
 /** Connection strings: each service's own role, and the relay's role on the same databases. */

@@ -3,7 +3,10 @@ import { signToken, DEV_JWT_SECRET, type Role } from '@trackops/http'
 import { brokerList } from '@trackops/messaging'
 
 const env = process.env
-export const componentDbName = (service: 'orders' | 'inventory' | 'payments') => `trackops_${service}_ct`
+// TEST_DB_SUFFIX gives a test run databases of its own (trackops_<service>_<suffix>), so two runs on one machine
+// (a developer's and CI's) do not drop each other's databases at start.
+export const testDbSuffix = env.TEST_DB_SUFFIX ?? 'ct'
+export const componentDbName = (service: 'orders' | 'inventory' | 'payments') => `trackops_${service}_${testDbSuffix}`
 const swapDb = (url: string, service: 'orders' | 'inventory' | 'payments') => url.replace(/\/[^/?]+(\?|$)/, `/${componentDbName(service)}$1`)
 const live = {
   orders: env.ORDERS_DATABASE_URL ?? 'postgres://orders_svc:orders_dev_pw@127.0.0.1:5432/trackops_orders',
