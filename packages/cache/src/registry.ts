@@ -1,3 +1,4 @@
+import type { Component } from '@trackops/runtime'
 import type { CacheStats } from './entity-cache.ts'
 
 /** Collects a service's caches for `GET /actuator/caches`: `app.get('/actuator/caches', …, () => registry.snapshot())`. */
@@ -15,3 +16,25 @@ export function createCacheRegistry() {
   }
 }
 export type CacheRegistry = ReturnType<typeof createCacheRegistry>
+
+/**
+ * The `cache` health component of a service: DEGRADED (never DOWN: a service serves without Redis) while one of its
+ * caches, or one of the `parts` that ride on the same Redis (a live feed), is degraded.
+ */
+export function cacheComponent(registry: CacheRegistry, parts: Record<string, () => { degraded: boolean }> = {}): Component {
+  return {
+    required: false,
+    check: async () => {
+      const { caches } = registry.snapshot()
+      const more = Object.fromEntries(Object.entries(parts).map(([name, stats]) => [name, stats()]))
+      const degraded = [...Object.values(caches), ...Object.values(more)].some((s) => s.degraded)
+      return {
+        status: degraded ? 'DEGRADED' : 'UP',
+        details: {
+          ...Object.fromEntries(Object.entries(caches).map(([name, s]) => [name, { degraded: s.degraded, hitRatio: s.hitRatio, pendingInvalidations: s.pendingInvalidations }])),
+          ...more,
+        },
+      }
+    },
+  }
+}

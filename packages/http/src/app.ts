@@ -36,7 +36,8 @@ export interface AppOptions {
   version?: string
   logger: Logger
   health: Health
-  verify?: Verifier
+  /** Required: every route that is not 'public' needs a verified identity. There is no "auth off". */
+  verify: Verifier
   rateLimit?: (clientId: string, routeClass: RouteClass) => Promise<RateDecision | null>
   metricsPublic?: boolean
   bodyLimit?: number
@@ -58,6 +59,8 @@ const httpDuration =
 let defaultMetricsStarted = false
 
 export async function createApp(opts: AppOptions) {
+  // Fail closed: an app wired without a verifier would serve every protected route to anyone.
+  if (typeof opts.verify !== 'function') throw new Error(`createApp(${opts.name}): a token verifier (verify) is required`)
   initTracing(opts.name, opts.otlpEndpoint)
   if (!defaultMetricsStarted) {
     client.collectDefaultMetrics()
@@ -145,7 +148,7 @@ export async function createApp(opts: AppOptions) {
       info: { title: opts.title, description: opts.description, version: opts.version ?? '0.1.0' },
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-        schemas: { Problem: ProblemSchema as unknown as Record<string, unknown> },
+        schemas: { Problem: ProblemSchema },
       },
       security: [{ bearer: [] }],
     },
@@ -183,7 +186,7 @@ export async function createApp(opts: AppOptions) {
     const apiKey = req.headers['x-api-key']
     const anonymous = typeof apiKey === 'string' && apiKey ? `key:${apiKey.slice(0, 64)}` : `ip:${req.ip}`
     const isPublic = config.auth === 'public' || url.startsWith('/docs') || (url === '/actuator/prometheus' && opts.metricsPublic !== false)
-    if (!isPublic && opts.verify) {
+    if (!isPublic) {
       try {
         req.principal = await opts.verify(req.headers.authorization)
       } catch (error) {
@@ -317,7 +320,7 @@ export type { FastifyInstance }
 
 /** Customers may only touch their own resources; anything else answers 404 so ids cannot be probed. */
 export function canSee(principal: Principal | undefined, ownerId: string): boolean {
-  if (!principal) return true // auth disabled (component tests without a verifier)
+  if (!principal) return false // no verified identity sees nothing (fail closed)
   return principal.roles.includes('operator') || principal.roles.includes('admin') || principal.sub === ownerId
 }
 

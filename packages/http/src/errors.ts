@@ -1,3 +1,4 @@
+import { Type } from 'typebox'
 /** The one application error. `code` is stable and dotted (`order.not-found`); its last part decides the status. */
 export class AppError extends Error {
   readonly code: string
@@ -61,17 +62,17 @@ export function problem(status: number, code: string, detail: string, extra: Par
   return { type: `https://trackops.dev/problems/${code}`, title: titles[status] ?? 'Error', status, detail, code, ...extra }
 }
 
-/** The JSON schema of a problem body, for OpenAPI. */
-export const ProblemSchema = {
-  type: 'object',
-  properties: {
-    type: { type: 'string' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    detail: { type: 'string' },
-    code: { type: 'string' },
-    instance: { type: 'string' },
-    correlationId: { type: 'string' },
-    errors: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
-  },
-} as const
+/**
+ * The schema of a problem body, for OpenAPI and as a route's error response. Every field is optional, as in
+ * replies Fastify itself builds; `problem()` always fills type, title, status, detail and code.
+ */
+export const ProblemSchema = Type.Object({
+  type: Type.Optional(Type.String()),
+  title: Type.Optional(Type.String()),
+  status: Type.Optional(Type.Integer()),
+  detail: Type.Optional(Type.String()),
+  code: Type.Optional(Type.String()),
+  instance: Type.Optional(Type.String()),
+  correlationId: Type.Optional(Type.String()),
+  errors: Type.Optional(Type.Array(Type.Object({ field: Type.Optional(Type.String()), message: Type.Optional(Type.String()) }))),
+})

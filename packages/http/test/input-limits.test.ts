@@ -16,7 +16,7 @@ let app: App
 const reached: string[] = []
 
 beforeAll(async () => {
-  app = await createApp({ name: 'test', title: 'Test', description: 'test app', logger: pino({ level: 'silent' }), health: createHealth() })
+  app = await createApp({ name: 'test', title: 'Test', description: 'test app', logger: pino({ level: 'silent' }), health: createHealth(), verify: async () => ({ sub: 'test', roles: ['admin'] }) })
   app.get('/api/things', {
     schema: { querystring: Type.Object({ page: Type.Integer({ minimum: 0, default: 0 }), size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }), ratio: Type.Optional(Type.Number()), name: Type.Optional(Type.String()) }) },
   }, async (req) => {

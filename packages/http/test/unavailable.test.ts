@@ -11,7 +11,7 @@ const refused = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1
 let app: App
 
 beforeAll(async () => {
-  app = await createApp({ name: 'test', title: 'Test', description: 'test app', logger: pino({ level: 'silent' }), health: createHealth() })
+  app = await createApp({ name: 'test', title: 'Test', description: 'test app', logger: pino({ level: 'silent' }), health: createHealth(), verify: async () => ({ sub: 'test', roles: ['admin'] }) })
   app.get('/busy', async () => (await busy.query('select 1 as one')).rows[0])
   app.get('/refused', async () => (await refused.query('select 1 as one')).rows[0])
   app.get('/bug', async () => { throw new TypeError('a real bug') })

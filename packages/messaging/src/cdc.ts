@@ -84,6 +84,7 @@ export function createChangeConsumer(opts: {
 
   return {
     group,
+    name: group,
     async start() {
       subscription = await subscribe({
         brokers: opts.brokers,

@@ -10,6 +10,7 @@ import { subscribe, type KafkaProducer, type KafkaRecordIn, type KafkaSubscripti
 import { messagingMetrics as m } from './metrics.ts'
 import type { MessageContext } from './envelope.ts'
 import { watchLag } from './lag.ts'
+import type { MessagingTables } from './tables.ts'
 import { contextFromHeaders, isInfrastructureError, withSpan } from '@trackops/runtime'
 
 /** Thrown by a handler when retrying cannot help: the record goes to the dead-letter topic at once. */
@@ -28,8 +29,6 @@ export interface RetryPolicy {
 }
 export const defaultRetry: RetryPolicy = { attempts: 3, initialMs: 1_000, factor: 2, maxMs: 10_000 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Db = Kysely<any>
 
 export interface HandlerContext extends MessageContext {
   log: Logger
@@ -37,16 +36,17 @@ export interface HandlerContext extends MessageContext {
   /** Broker timestamp of the record (ms). */
   recordTimestamp: number
 }
-export type MessageHandler = (tx: Db, message: AnyMessage, ctx: HandlerContext) => Promise<void>
+/** Runs inside the transaction that inserts the inbox row; `tx` is the service's own database type. */
+export type MessageHandler<DB extends MessagingTables = MessagingTables> = (tx: Kysely<DB>, message: AnyMessage, ctx: HandlerContext) => Promise<void>
 
-export interface ConsumerOptions {
-  db: Db
+export interface ConsumerOptions<DB extends MessagingTables> {
+  db: Kysely<DB>
   brokers: string[]
   producer: KafkaProducer
   logger: Logger
   group: string
   topics: string[]
-  handle: MessageHandler
+  handle: MessageHandler<DB>
   retry?: RetryPolicy
   /** How often parked records and replay requests are looked for. */
   resolveEveryMs?: number
@@ -59,6 +59,8 @@ export interface ConsumerRunner {
   /** Applies requested replays and drains parked records whose key is no longer blocked; returns how many. */
   resolve(): Promise<number>
   readonly group: string
+  /** The group: what runService names it by. */
+  readonly name: string
 }
 
 const MAX_IN_FLIGHT = 500
@@ -67,7 +69,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 const describe = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error))
 
-export function createConsumer(opts: ConsumerOptions): ConsumerRunner {
+export function createConsumer<DB extends MessagingTables>(opts: ConsumerOptions<DB>): ConsumerRunner {
   const { db, group, logger } = opts
   const retry = opts.retry ?? defaultRetry
   const queues = new Map<string, Promise<void>>()
@@ -88,7 +90,7 @@ export function createConsumer(opts: ConsumerOptions): ConsumerRunner {
    * The inbox insert — unless `checkBlocked` finds the record's key behind a dead letter or parked records — in one
    * statement (one round trip per record): 'blocked', 'duplicate' (this group already applied it) or 'claimed'.
    */
-  async function claim(tx: Db, message: AnyMessage, record: KafkaRecordIn, checkBlocked: boolean): Promise<'blocked' | 'duplicate' | 'claimed'> {
+  async function claim(tx: Kysely<DB>, message: AnyMessage, record: KafkaRecordIn, checkBlocked: boolean): Promise<'blocked' | 'duplicate' | 'claimed'> {
     // Path probes: applying one twice is harmless and they come every few seconds, so no inbox row piles up for them.
     if (isTransient(message.type)) return 'claimed'
     const blocked = checkBlocked
@@ -110,7 +112,7 @@ export function createConsumer(opts: ConsumerOptions): ConsumerRunner {
   }
 
   /** Inbox insert + handler in one transaction; false when this group already applied the message. */
-  async function applyInTx(tx: Db, message: AnyMessage, record: KafkaRecordIn): Promise<boolean> {
+  async function applyInTx(tx: Kysely<DB>, message: AnyMessage, record: KafkaRecordIn): Promise<boolean> {
     if ((await claim(tx, message, record, false)) === 'duplicate') return false
     await opts.handle(tx, message, contextFor(message, record))
     return true
@@ -334,6 +336,7 @@ export function createConsumer(opts: ConsumerOptions): ConsumerRunner {
 
   return {
     group,
+    name: group,
     async start() {
       stopping = false
       subscription = await subscribe({

@@ -1,5 +1,5 @@
 // Kafka-side health components every service that publishes or consumes can register.
-import { sql, type Kysely } from 'kysely'
+import { sql, type QueryExecutorProvider } from 'kysely'
 import type { Component } from '@trackops/runtime'
 import { lagSamples } from './lag.ts'
 import type { KafkaAdmin } from './kafka.ts'
@@ -21,7 +21,7 @@ export function consumerLagComponent(maxLag = 1_000): Component {
  * The service's own Debezium connector (state of connector and task from Kafka Connect) and the lag of its
  * replication slot in bytes. DOWN when the connector or its task is not RUNNING.
  */
-export function debeziumComponent(opts: { connectUrl: string; connector: string; slot: string; db: Kysely<any> }): Component { // eslint-disable-line @typescript-eslint/no-explicit-any
+export function debeziumComponent(opts: { connectUrl: string; connector: string; slot: string; db: QueryExecutorProvider }): Component {
   return {
     required: false,
     check: async () => {

@@ -1,15 +1,13 @@
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type Selectable } from 'kysely'
 import { topicOf, type AnyMessage } from '@trackops/contracts'
 import { currentTraceparent } from '@trackops/runtime'
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Tx = Kysely<any>
+import type { OutboxTable, OutboxTables } from './tables.ts'
 
 /**
  * Writes the message into the outbox inside the caller's transaction: it is published if and only if the
  * transaction commits. Nothing else in TrackOps publishes.
  */
-export async function enqueue(tx: Tx, message: AnyMessage): Promise<void> {
+export async function enqueue<DB extends OutboxTables>(tx: Kysely<DB>, message: AnyMessage): Promise<void> {
   const topic = topicOf(message)
   await sql`
     INSERT INTO outbox (id, topic, aggregatetype, aggregateid, type, payload, correlation_id, traceparent)
@@ -17,22 +15,8 @@ export async function enqueue(tx: Tx, message: AnyMessage): Promise<void> {
             ${JSON.stringify(message)}, ${message.correlationId}, ${currentTraceparent()})`.execute(tx)
 }
 
-/** A row of the outbox table (migrations/0001), as node-postgres returns it; `bucket` is generated and left out. */
-export interface OutboxRow {
-  seq: number
-  id: string
-  topic: string
-  aggregatetype: string
-  aggregateid: string
-  type: string
-  payload: string
-  correlation_id: string
-  traceparent: string
-  created_at: Date
-  published_at: Date | null
-  attempts: number
-  last_error: string | null
-}
+/** A row of the outbox table, as node-postgres returns it; `bucket` is generated and left out. */
+export type OutboxRow = Omit<Selectable<OutboxTable>, 'bucket'>
 
 /** The Kafka record for an outbox row: byte for byte what Debezium's Outbox Event Router produces from it. */
 export const recordOf = (row: Pick<OutboxRow, 'id' | 'topic' | 'aggregateid' | 'type' | 'payload' | 'correlation_id' | 'traceparent'>) => ({

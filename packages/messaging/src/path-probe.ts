@@ -4,10 +4,12 @@
 import type { MessageOf, Participant } from '@trackops/contracts'
 import { PermanentError } from './consumer.ts'
 import { newMessage, type MessageContext } from './envelope.ts'
-import { enqueue, type Tx } from './outbox.ts'
+import type { Kysely } from 'kysely'
+import { enqueue } from './outbox.ts'
+import type { OutboxTables } from './tables.ts'
 
 /** Answers a probe in the consumer's transaction; a probe meant for another participant is a routing error. */
-export async function answerPathProbe(tx: Tx, probe: MessageOf<'PATH_PROBE'>, participant: Participant, ctx: MessageContext, now: Date): Promise<void> {
+export async function answerPathProbe<DB extends OutboxTables>(tx: Kysely<DB>, probe: MessageOf<'PATH_PROBE'>, participant: Participant, ctx: MessageContext, now: Date): Promise<void> {
   if (probe.data.participant !== participant) throw new PermanentError(`a PATH_PROBE for ${probe.data.participant} reached ${participant}`)
   const { probeId, sentAt } = probe.data
   await enqueue(tx, newMessage('PATH_PROBE_ACK', { participant, probeId, sentAt }, { correlationId: ctx.correlationId, ...(ctx.causationId ? { causationId: ctx.causationId } : {}) }, now))

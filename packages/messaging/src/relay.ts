@@ -8,22 +8,20 @@ import { sql, type Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import type { KafkaProducer } from './kafka.ts'
 import { recordOf, type OutboxRow } from './outbox.ts'
+import type { MessagingTables, OutboxTables } from './tables.ts'
 import { messagingMetrics as m } from './metrics.ts'
 
 const BUCKET_LOCK_SPACE = 7_310
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Db = Kysely<any>
-
-export interface OutboxSource {
+export interface OutboxSource<DB extends OutboxTables = MessagingTables> {
   name: string
-  db: Db
+  db: Kysely<DB>
   /** Used for LISTEN outbox, so a new row is published without waiting for the next poll. */
   url: string
 }
 
 /** One pass over one source: returns the number of rows published. Throws when the broker refused the batch. */
-export async function publishBatch(source: OutboxSource, producer: KafkaProducer, batchSize = 500): Promise<number> {
+export async function publishBatch<DB extends OutboxTables>(source: OutboxSource<DB>, producer: KafkaProducer, batchSize = 500): Promise<number> {
   const result = await source.db.transaction().execute(async (tx): Promise<{ published: number; failure?: Error }> => {
     const buckets = (
       await sql<{ b: number }>`SELECT b FROM generate_series(0, 15) AS b WHERE pg_try_advisory_xact_lock(${BUCKET_LOCK_SPACE}, b)`.execute(tx)
@@ -56,8 +54,8 @@ export async function publishBatch(source: OutboxSource, producer: KafkaProducer
   return result.published
 }
 
-export interface RelayOptions {
-  sources: OutboxSource[]
+export interface RelayOptions<DB extends OutboxTables> {
+  sources: OutboxSource<DB>[]
   producer: KafkaProducer
   logger: Logger
   pollMs?: number
@@ -66,7 +64,7 @@ export interface RelayOptions {
 }
 
 /** Runs publishBatch for every source until stopped: woken by NOTIFY, polling as a fallback, backing off while the broker is down. */
-export function createRelay(opts: RelayOptions) {
+export function createRelay<DB extends OutboxTables>(opts: RelayOptions<DB>) {
   const pollMs = opts.pollMs ?? 1_000
   let stopping = false
   const loops: Promise<void>[] = []
@@ -74,7 +72,7 @@ export function createRelay(opts: RelayOptions) {
   const wakers = new Map<string, () => void>()
 
   /** LISTEN on a connection of its own; when it is lost (a database restart), polling carries on and it reconnects. */
-  async function listen(source: OutboxSource, retryMs = 1_000): Promise<void> {
+  async function listen(source: OutboxSource<DB>, retryMs = 1_000): Promise<void> {
     if (stopping) return
     const client = new pg.Client({ connectionString: source.url, application_name: 'trackops-relay-listen' })
     let lost = false
@@ -101,7 +99,7 @@ export function createRelay(opts: RelayOptions) {
     }
   }
 
-  async function loop(source: OutboxSource) {
+  async function loop(source: OutboxSource<DB>) {
     let backoff = 0
     while (!stopping) {
       let published = 0
@@ -127,6 +125,7 @@ export function createRelay(opts: RelayOptions) {
   }
 
   return {
+    name: 'outbox relay',
     async start() {
       stopping = false
       for (const source of opts.sources) {
@@ -145,7 +144,7 @@ export function createRelay(opts: RelayOptions) {
 }
 
 /** Deletes outbox rows past retention (published ones; under Debezium every row, since the WAL already holds it). */
-export async function pruneOutbox(db: Db, opts: { retentionSeconds: number; strategy: 'debezium' | 'outbox' }): Promise<number> {
+export async function pruneOutbox<DB extends OutboxTables>(db: Kysely<DB>, opts: { retentionSeconds: number; strategy: 'debezium' | 'outbox' }): Promise<number> {
   const r = await sql`
     DELETE FROM outbox WHERE created_at < now() - make_interval(secs => ${opts.retentionSeconds})
       AND (published_at IS NOT NULL OR ${opts.strategy === 'debezium'})`.execute(db)

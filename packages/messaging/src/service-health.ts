@@ -1,13 +1,14 @@
 // The health components of a service that consumes and publishes through its own outbox: the broker, this
 // process's consumer lag and, under the debezium strategy, the service's outbox connector and replication slot.
-import type { Kysely } from 'kysely'
+import type { QueryExecutorProvider } from 'kysely'
 import type { Health } from '@trackops/runtime'
 import { consumerLagComponent, debeziumComponent, kafkaComponent } from './health.ts'
 import type { KafkaAdmin } from './kafka.ts'
 
 export interface MessagingHealthOptions {
   admin: KafkaAdmin
-  db: Kysely<any> // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Any Kysely instance: only raw SQL is run on it. */
+  db: QueryExecutorProvider
   strategy: 'debezium' | 'outbox'
   connectUrl: string
   /** The service's Debezium outbox connector and its slot; looked at under the debezium strategy only. */

@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sql, type Kysely } from 'kysely'
 import type { AnyMessage } from '@trackops/contracts'
 import { createConsumer, createKafkaProducer, newMessage, recordOf, type ConsumerRunner, type KafkaProducer } from '../src/index.ts'
-import { collect, ensureTestTopics, eventually, logger, scratchDatabase, TEST_TOPIC } from './support.ts'
+import { collect, ensureTestTopics, eventually, logger, scratchDatabase, TEST_TOPIC, type TestDb } from './support.ts'
 import { testEnv } from '../../../tests/support/env.ts'
 
-let db: Kysely<any>
+let db: Kysely<TestDb>
 let drop: () => Promise<void>
 let producer: KafkaProducer
 let runner: ConsumerRunner
@@ -104,12 +104,18 @@ describe('consumer runner', () => {
     expect(letters[1].error).toContain('not valid JSON')
   })
 
-  it('when a key is dead-lettered, then its later records are parked, and replaying applies both in order, once', async () => {
+  /** A new key whose first record fails every retry and is dead-lettered (the handler stays poisoned for it). */
+  async function deadLetteredKey(): Promise<string> {
     const key = randomUUID()
     mine.add(key)
     poisoned.add(key)
     await send(message(key, 1))
     await eventually(async () => (await sql`SELECT 1 FROM dead_letters WHERE record_key = ${key}`.execute(db)).rows.length === 1, 30_000, 'dead letter')
+    return key
+  }
+
+  it('when a key is dead-lettered, then its later records are parked, and replaying applies both in order, once', async () => {
+    const key = await deadLetteredKey()
     await send(message(key, 2))
     await send(message(key, 3))
     await eventually(async () => (await sql`SELECT 1 FROM parked_messages WHERE record_key = ${key}`.execute(db)).rows.length === 2, 30_000, 'two parked records')
@@ -130,11 +136,7 @@ describe('consumer runner', () => {
   })
 
   it('when a dead letter is discarded, then the parked records behind it are applied', async () => {
-    const key = randomUUID()
-    mine.add(key)
-    poisoned.add(key)
-    await send(message(key, 1))
-    await eventually(async () => (await sql`SELECT 1 FROM dead_letters WHERE record_key = ${key}`.execute(db)).rows.length === 1, 30_000, 'dead letter')
+    const key = await deadLetteredKey()
     await send(message(key, 2))
     await eventually(async () => (await sql`SELECT 1 FROM parked_messages WHERE record_key = ${key}`.execute(db)).rows.length === 1, 30_000, 'parked')
     poisoned.delete(key)

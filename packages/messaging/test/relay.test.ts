@@ -4,10 +4,10 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sql, type Kysely } from 'kysely'
 import { createConsumer, createKafkaProducer, createRelay, newMessage, publishBatch, recordOf, type KafkaProducer } from '../src/index.ts'
-import { collect, ensureTestTopics, eventually, logger, scratchDatabase, TEST_TOPIC } from './support.ts'
+import { collect, ensureTestTopics, eventually, logger, scratchDatabase, TEST_TOPIC, type TestDb } from './support.ts'
 import { testEnv } from '../../../tests/support/env.ts'
 
-let db: Kysely<any>
+let db: Kysely<TestDb>
 let url: string
 let drop: () => Promise<void>
 let producer: KafkaProducer

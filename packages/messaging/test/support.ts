@@ -2,10 +2,10 @@
 import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import pino from 'pino'
-import { sql, type Kysely } from 'kysely'
+import { sql, type Generated, type Kysely } from 'kysely'
 import { runner } from 'node-pg-migrate'
 import { createDb } from '@trackops/runtime'
-import { createKafkaAdmin, messagingMigrationsDir } from '../src/index.ts'
+import { createKafkaAdmin, messagingMigrationsDir, type MessagingTables } from '../src/index.ts'
 import { subscribe, type KafkaRecordIn } from '../src/kafka.ts'
 import { testEnv } from '../../../tests/support/env.ts'
 
@@ -13,7 +13,12 @@ export const TEST_TOPIC = 'trackops.test.events'
 export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
 const adminUrl = process.env.TEST_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
-export async function scratchDatabase(name: string): Promise<{ db: Kysely<any>; url: string; drop: () => Promise<void> }> {
+/** The messaging tables plus the `effects` table test handlers write to. */
+export interface TestDb extends MessagingTables {
+  effects: { seq: Generated<number>; message_id: string; key: string; n: number }
+}
+
+export async function scratchDatabase(name: string): Promise<{ db: Kysely<TestDb>; url: string; drop: () => Promise<void> }> {
   const admin = new pg.Client({ connectionString: adminUrl })
   await admin.connect()
   await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
@@ -21,7 +26,7 @@ export async function scratchDatabase(name: string): Promise<{ db: Kysely<any>; 
   await admin.end()
   const url = adminUrl.replace(/\/[^/]*$/, `/${name}`)
   await runner({ databaseUrl: url, dir: messagingMigrationsDir, direction: 'up', migrationsTable: 'pgmigrations_messaging', log: () => undefined })
-  const db = createDb<any>(url, { max: 8 })
+  const db = createDb<TestDb>(url, { max: 8 })
   await sql`CREATE TABLE effects (seq bigserial PRIMARY KEY, message_id uuid NOT NULL, key text NOT NULL, n integer NOT NULL)`.execute(db)
   return {
     db,

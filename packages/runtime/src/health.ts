@@ -1,5 +1,5 @@
 // The health registry behind /actuator/health: components a service registers, each checked with a timeout.
-import { sql, type Kysely } from 'kysely'
+import { sql, type QueryExecutorProvider } from 'kysely'
 
 export type Status = 'UP' | 'DOWN' | 'DEGRADED' | 'UNKNOWN'
 export interface ComponentResult {
@@ -56,7 +56,7 @@ export function redisComponent(redis: { ping(): Promise<string> }): Component {
 }
 
 /** PostgreSQL answers `select 1`; the query time is reported. Required: without its database a service is DOWN. */
-export function databaseComponent(db: Kysely<any>): Component { // eslint-disable-line @typescript-eslint/no-explicit-any
+export function databaseComponent(db: QueryExecutorProvider): Component {
   return {
     required: true,
     check: async () => {
