@@ -5,9 +5,11 @@ import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
+import pino from 'pino'
 import { placeOrder } from '../../services/orders/src/place-order.ts'
 import { validateNewOrder } from '../../services/orders/src/order.ts'
 import type { Db } from '../../services/orders/src/order-store.ts'
+import { createSaga } from '../../services/orders/src/saga/create-saga.ts'
 import { PG_ADMIN_USER, pgHost, pgPort } from './pg.ts'
 import { address, MARKER_CUSTOMER } from './stack.ts'
 
@@ -50,7 +52,9 @@ export async function serviceShapes(database: string, productId: string, scriptP
   try {
     const checked = validateNewOrder({ customerId: MARKER_CUSTOMER, address, items: [{ productId, quantity: 1 }] })
     if (!checked.ok) throw new Error(`the bench's order is invalid: ${JSON.stringify(checked.errors)}`)
-    await placeOrder({ db, now: () => new Date(), newId: randomUUID, stepTimeoutSeconds: 30 }, { order: checked.value, cause: 'customer', ctx: { correlationId: randomUUID() } })
+    const now = () => new Date()
+    const saga = createSaga({ db, logger: pino({ level: 'silent' }), now, newId: randomUUID, stepTimeoutSeconds: 30 })
+    await placeOrder({ db, now, newId: randomUUID, saga }, { order: checked.value, cause: 'customer', ctx: { correlationId: randomUUID() } })
     const payloads = await pool.query<{ n: number }>(`SELECT octet_length(payload) AS n FROM outbox ORDER BY seq`)
     const service = statements.map(shapeOf).filter((s): s is string => s !== null)
     const script = await scriptShapes(scriptPath)

@@ -51,7 +51,7 @@ export async function dropFuzzDatabases(): Promise<void> {
   }
 }
 
-export const openFuzzDb = (service: FuzzService, max = 4): Kysely<any> => createDb(fuzzDbs.own[service], { max, applicationName: `fuzz-${service}` })
+export const openFuzzDb = <DB = any>(service: FuzzService, max = 4): Kysely<DB> => createDb<DB>(fuzzDbs.own[service], { max, applicationName: `fuzz-${service}` })
 
 /**
  * A digest of a whole database: row count and newest row version (max xmin) of every table, so an insert,

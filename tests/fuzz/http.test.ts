@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import pino from 'pino'
-import { sql } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import { createApp, createVerifier, type App } from '@trackops/http'
 import { createHealth } from '@trackops/runtime'
 import { newMessage, type KafkaAdmin, type KafkaProducer } from '@trackops/messaging'
@@ -16,20 +16,22 @@ import { testEnv, tokenFor } from '../support/env.ts'
 import { createFuzzDatabases, digester, dropFuzzDatabases, fuzzDbs, openFuzzDb } from './databases.ts'
 import { fuzz, operationsOf, type FuzzTarget, type Hints, type Operation, type Report } from './engine.ts'
 import { buildApp as buildOrders } from '../../services/orders/src/http.ts'
+import { createSaga } from '../../services/orders/src/saga/create-saga.ts'
 import { buildApp as buildInventory } from '../../services/inventory/src/http.ts'
 import { buildApp as buildPayments } from '../../services/payments/src/http.ts'
 import { buildApp as buildRelay } from '../../services/relay/src/http.ts'
 import { createSources, type Source } from '../../services/relay/src/sources.ts'
 import { createPaymentHandler } from '../../services/payments/src/handlers.ts'
-import { createResilientGateway, createSandboxGateway } from '../../services/payments/src/gateway.ts'
+import type { PaymentsDb } from '../../services/payments/src/payment-store.ts'
+import { createResilientGateway } from '../../services/payments/src/resilient-gateway.ts'
+import { createSandboxGateway } from '../../services/payments/src/sandbox-gateway.ts'
 import { registerOps } from '../../console/src/server/ops.ts'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 14)
 const ADMIN = '00000000-0000-4000-8000-00000000f022'
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
 
-type AnyDb = ReturnType<typeof openFuzzDb>
-let dbs: Record<'orders' | 'inventory' | 'payments', AnyDb>
+let dbs: { orders: Kysely<any>; inventory: Kysely<any>; payments: Kysely<PaymentsDb> }
 let sources: Source[]
 let token: string
 const apps: App[] = []
@@ -37,7 +39,7 @@ const reports: Record<string, Report> = {}
 
 beforeAll(async () => {
   await createFuzzDatabases()
-  dbs = { orders: openFuzzDb('orders'), inventory: openFuzzDb('inventory'), payments: openFuzzDb('payments') }
+  dbs = { orders: openFuzzDb('orders'), inventory: openFuzzDb('inventory'), payments: openFuzzDb<PaymentsDb>('payments') }
   sources = createSources(fuzzDbs.relay)
   token = await tokenFor('admin', ADMIN)
 }, 120_000)
@@ -91,7 +93,8 @@ describe('inventory', () => {
 describe('orders', () => {
   it('when every operation gets hostile values, then no answer is a 5xx and no rejected request writes', async () => {
     const db = dbs.orders
-    const app = await buildOrders({ db, logger, health: createHealth(), verify: verify(), stepTimeoutSeconds: 30 })
+    const clock = { now: () => new Date(), newId: randomUUID }
+    const app = await buildOrders({ db, logger, health: createHealth(), verify: verify(), saga: createSaga({ db, logger, ...clock, stepTimeoutSeconds: 30 }), ...clock })
     apps.push(app)
     await app.ready()
     const product = `FZ-${randomUUID()}`

@@ -2,7 +2,7 @@ import { Type } from 'typebox'
 import { loadConfig, runtimeSettings } from '@trackops/runtime'
 import { httpSettings } from '@trackops/http'
 import { messagingSettings } from '@trackops/messaging'
-import { defaultPathSettings } from './messaging-path.ts'
+import { defaultPathSettings } from './saga/messaging-path.ts'
 
 export const ordersConfigSchema = Type.Object({
   ...runtimeSettings,

@@ -1,12 +1,11 @@
 // Messages the order service consumes (group orders-saga: inventory.events and payments.events). Every type
 // in the catalog is named here, so a new message type cannot be added without deciding what happens to it.
-import { PermanentError, type HandlerContext, type MessageHandler, type Tx } from '@trackops/messaging'
-import type { AnyMessage } from '@trackops/contracts'
-import { handleSagaReply } from './saga-handlers.ts'
-import { recordProbeAck } from './probe-paths.ts'
+import { PermanentError, type MessageHandler } from '@trackops/messaging'
+import type { OrdersDb } from './order-store.ts'
+import type { OrderSaga } from './saga/create-saga.ts'
 
-export function createMessageHandler(deps: { stepTimeoutSeconds: number; now?: () => Date }): MessageHandler {
-  return async (tx: Tx, message: AnyMessage, ctx: HandlerContext) => {
+export function createMessageHandler(deps: { saga: OrderSaga }): MessageHandler<OrdersDb> {
+  return async (tx, message, ctx) => {
     switch (message.type) {
       case 'INVENTORY_RESERVED':
       case 'INVENTORY_RESERVATION_FAILED':
@@ -15,10 +14,10 @@ export function createMessageHandler(deps: { stepTimeoutSeconds: number; now?: (
       case 'PAYMENT_PROCESSED':
       case 'PAYMENT_FAILED':
       case 'PAYMENT_REFUNDED':
-        return handleSagaReply(tx, message, ctx, deps)
+        return deps.saga.handleReply(tx, message, ctx)
       case 'PATH_PROBE_ACK':
         // A participant answered a probe: the messaging path to it works (saga deadlines stop being held).
-        return recordProbeAck(tx, message, deps.now?.() ?? new Date())
+        return deps.saga.recordProbeAck(tx, message)
       case 'LOW_STOCK':
         // A stock alert for the inventory's operators; the orders it could affect learn from their own replies.
         return

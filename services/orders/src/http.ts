@@ -1,7 +1,5 @@
 // The order API. Routes translate HTTP to use cases and back; decimals exist only here (totalAmount, prices).
-import { randomUUID } from 'node:crypto'
 import { Type, type TSchema } from 'typebox'
-import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, canSee, createApp, registerCachesRoute, type App, type AppOptions, type Principal, type Verifier } from '@trackops/http'
@@ -21,29 +19,31 @@ import {
   paymentTypeRule,
   productIdRule,
   validateNewOrder,
+  type ChangeCause,
   type Order,
   type OrderStatus,
   type TextRule,
 } from './order.ts'
 import { getOrder, listHistory, listOrders, sortColumns, type Db, type HistoryEntry, type ListQuery, type SortField } from './order-store.ts'
 import { placeOrder } from './place-order.ts'
-import { changeStatus, orderNotFound, type ChangeCause } from './change-status.ts'
+import { changeStatus, orderNotFound } from './change-status.ts'
 import { cancelOrder } from './cancel-order.ts'
-import { registerSagaRoutes } from './saga-http.ts'
+import { registerSagaRoutes } from './saga/http.ts'
+import type { OrderSaga } from './saga/create-saga.ts'
 import type { CachedOrder, OrderCache } from './order-cache.ts'
 import { registerLiveRoutes, type LiveOrders } from './live-orders.ts'
 
 export interface AppDeps {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  db: Kysely<any>
+  db: Db
   logger: Logger
   health: Health
-  verify?: Verifier
+  verify: Verifier
   rateLimit?: AppOptions['rateLimit']
   metricsPublic?: boolean
-  stepTimeoutSeconds: number
-  now?: () => Date
-  newId?: () => string
+  /** The process's one saga (createSaga): orders start and cancel through it, its routes operate it. */
+  saga: OrderSaga
+  now: () => Date
+  newId: () => string
   /** The process's one order cache; without it every read goes to the database. */
   cache?: OrderCache
   /** Served at GET /actuator/caches. */
@@ -231,9 +231,8 @@ const page = (q: ListQuery, r: { orders: Order[]; total: number }) => ({
 // --- routes ----------------------------------------------------------------------------------------------------------------
 
 export async function buildApp(deps: AppDeps): Promise<App> {
-  const db = deps.db as Db
-  const now = deps.now ?? (() => new Date())
-  const newId = deps.newId ?? randomUUID
+  const db = deps.db
+  const { now, newId } = deps
   const app = await createApp({
     name: 'orders',
     title: 'TrackOps order service',
@@ -287,7 +286,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         throw new AppError('order.validation', 'The Idempotency-Key header is invalid.', { errors: [{ field: 'Idempotency-Key', message: 'must be 1 to 128 printable characters without spaces' }] })
       }
       const { order, replayed } = await placeOrder(
-        { db, now, newId, stepTimeoutSeconds: deps.stepTimeoutSeconds },
+        { db, now, newId, saga: deps.saga },
         { order: input, idempotencyKey: key, cause: causeOf(req.principal), actor: req.principal?.sub, ctx: contextOf(req) },
       )
       if (replayed) reply.header('idempotent-replayed', 'true')
@@ -355,7 +354,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   async function cancel(req: FastifyRequest, reply: FastifyReply, id: string, reason: string | undefined) {
     const cause = causeOf(req.principal)
     const { outcome, order } = await cancelOrder(
-      { db, now },
+      { db, now, saga: deps.saga },
       { orderId: id, reason: reason ?? `cancelled by ${cause}`, cause, actor: req.principal?.sub, principal: req.principal, ctx: contextOf(req) },
     )
     await written(order)
@@ -431,7 +430,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     )
   }
 
-  registerSagaRoutes(app, { db: deps.db, stepTimeoutSeconds: deps.stepTimeoutSeconds, afterCommit: async (orderId) => cache?.refresh(orderId) })
+  registerSagaRoutes(app, { saga: deps.saga, afterCommit: async (orderId) => cache?.refresh(orderId) })
   if (deps.live) registerLiveRoutes(app, { db, live: deps.live })
 
   registerCachesRoute(app, deps.caches)

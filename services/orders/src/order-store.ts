@@ -1,8 +1,10 @@
 // SQL for orders, their lines, their history and idempotency keys. Reads of one order go through getOrder,
 // the single place a cache can wrap.
 import { sql, type ColumnType, type Generated, type Kysely, type Selectable } from 'kysely'
-import type { ChangeCause } from './change-status.ts'
-import type { Order, OrderItem, OrderStatus } from './order.ts'
+import type { Participant } from '@trackops/contracts'
+import type { MessagingTables } from '@trackops/messaging'
+import type { ChangeCause, Order, OrderItem, OrderStatus } from './order.ts'
+import type { PaymentState, ReservationState, SagaLine, SagaStatus, StepKind, StepName, StepStatus } from './saga/saga.ts'
 
 type Timestamp = ColumnType<Date, Date, Date>
 
@@ -71,12 +73,69 @@ export interface CatalogProductsTable {
   updated_at: Timestamp
 }
 
-export interface OrdersDb {
+/** bigint columns: written as numbers, read back as strings by node-postgres. */
+type Int8 = ColumnType<string, number, number>
+
+export interface SagaInstancesTable {
+  id: string
+  order_id: string
+  customer_id: string
+  status: SagaStatus
+  current_step: StepName | null
+  step_deadline: Date | null
+  compensation_attempts: number
+  reservation_status: ReservationState
+  payment_status: PaymentState
+  payment_id: string | null
+  total_cents: Int8
+  currency: string
+  payment_token: string | null
+  /** jsonb: written as JSON text. */
+  items: ColumnType<SagaLine[], string, string>
+  cancel_reason: string | null
+  cause: ChangeCause | null
+  cancelled_by: string | null
+  correlation_id: string
+  step_timeout_seconds: number
+  created_at: Timestamp
+  updated_at: Timestamp
+  completed_at: Date | null
+  version: Int8
+}
+
+export interface SagaStepsTable {
+  id: Generated<string>
+  saga_id: string
+  name: StepName
+  kind: StepKind
+  status: StepStatus
+  attempts: number
+  started_at: Timestamp
+  completed_at: Date | null
+  error: string | null
+}
+
+export interface MessagingPathsTable {
+  participant: Participant
+  probing_since: Date | null
+  probe_sent_at: Date | null
+  answered_sent_at: Date | null
+  answered_at: Date | null
+  down_since: Date | null
+  last_outage_seconds: number | null
+  last_recovered_at: Date | null
+}
+
+/** The orders database: the service's tables and the messaging tables every service database carries. */
+export interface OrdersDb extends MessagingTables {
   orders: OrdersTable
   order_items: OrderItemsTable
   order_history: OrderHistoryTable
   idempotency_keys: IdempotencyKeysTable
   catalog_products: CatalogProductsTable
+  saga_instances: SagaInstancesTable
+  saga_steps: SagaStepsTable
+  messaging_paths: MessagingPathsTable
 }
 
 export type Db = Kysely<OrdersDb>

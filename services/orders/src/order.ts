@@ -5,6 +5,28 @@ export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'PROCESSING' | 'SHIPPED' | '
 export const orderStatuses: readonly OrderStatus[] = ['PENDING', 'CONFIRMED', 'PROCESSING', 'SHIPPED', 'DELIVERED', 'CANCELLED']
 export const isOrderStatus = (value: unknown): value is OrderStatus => orderStatuses.includes(value as OrderStatus)
 
+/** Who or what changed an order's status. */
+export type ChangeCause = 'customer' | 'operator' | 'saga' | 'timeout' | 'system'
+
+/**
+ * Who cancelled an order, as its representation says (cancelledBy): the subject of the customer or operator who
+ * asked, `saga` when the saga cancelled it on its own (a reservation or payment failed, a step timed out), `system`
+ * for anything else without a person behind it.
+ */
+export function cancelledByOf(cause: ChangeCause, actor: string | undefined): string {
+  if (actor) return actor
+  switch (cause) {
+    case 'saga':
+    case 'timeout':
+      return 'saga'
+    case 'system':
+      return 'system'
+    case 'customer':
+    case 'operator':
+      return cause
+  }
+}
+
 export const CURRENCY = 'USD'
 export const DEFAULT_PAYMENT_TOKEN = 'tok_visa'
 

@@ -5,19 +5,18 @@ import client from 'prom-client'
 import { AppError } from '@trackops/http'
 import { enqueue, newMessage, type MessageContext } from '@trackops/messaging'
 import {
-  DEFAULT_PAYMENT_TOKEN,
   MAX_TOTAL_CENTS,
   formatCents,
   openOrder,
   priceLines,
+  type ChangeCause,
   type NewOrder,
   type Order,
   type OrderItem,
 } from './order.ts'
-import { claimIdempotencyKey, getOrder, insertHistory, insertOrder, type Db } from './order-store.ts'
+import { claimIdempotencyKey, getOrder, insertHistory, insertOrder, type Db, type OrdersDb } from './order-store.ts'
 import { findProducts } from './catalog.ts'
-import type { ChangeCause } from './change-status.ts'
-import { startSaga } from './saga-handlers.ts'
+import type { OrderSaga } from './saga/create-saga.ts'
 
 const ordersPlaced =
   (client.register.getSingleMetric('trackops_orders_placed_total') as client.Counter | undefined) ??
@@ -45,7 +44,7 @@ function stableJson(value: unknown): string {
 }
 
 export async function placeOrder(
-  deps: { db: Db; now: () => Date; newId: () => string; stepTimeoutSeconds: number },
+  deps: { db: Db; now: () => Date; newId: () => string; saga: OrderSaga },
   input: PlaceOrderInput,
 ): Promise<{ order: Order; replayed: boolean }> {
   const now = deps.now()
@@ -71,7 +70,7 @@ export async function placeOrder(
     )
     await insertOrder(tx, order, deps.newId)
     await insertHistory(tx, { orderId, from: null, to: 'PENDING', cause: input.cause, reason: null, actor: input.actor ?? null, correlationId: input.ctx.correlationId, orderVersion: order.version, at: now })
-    await enqueue(
+    await enqueue<OrdersDb>(
       tx,
       newMessage(
         'ORDER_CREATED',
@@ -88,7 +87,7 @@ export async function placeOrder(
         now,
       ),
     )
-    await startSaga(
+    await deps.saga.start(
       tx,
       {
         orderId,
@@ -96,11 +95,11 @@ export async function placeOrder(
         items: order.items.map((i) => ({ productId: i.productId, quantity: i.quantity })),
         totalCents: order.totalCents,
         currency: order.currency,
-        paymentToken: order.paymentToken ?? DEFAULT_PAYMENT_TOKEN,
+        // No payment method: '' — the payment service applies its configured default or declines (payment-method.missing).
+        paymentToken: order.paymentToken ?? '',
       },
       input.ctx,
       now,
-      { stepTimeoutSeconds: deps.stepTimeoutSeconds },
     )
     return { order, replayed: false }
   })

@@ -16,7 +16,7 @@ import { buildApp } from '../src/http.ts'
 import { createOrderCache, createOrderChangeHandler, orderChangeOfEvent, orderChangeOfRow, type OrderChange } from '../src/order-cache.ts'
 import { createLiveOrders } from '../src/live-orders.ts'
 import { getOrder } from '../src/order-store.ts'
-import { STEP_TIMEOUT_SECONDS, createTestDb, customer, forceStatus, insertBareOrder, legacyBody, operator } from './support.ts'
+import { createTestSaga, createTestDb, customer, forceStatus, insertBareOrder, legacyBody, operator } from './support.ts'
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
 const run = randomUUID().slice(0, 8)
@@ -33,7 +33,7 @@ let app: App
 let base: string
 
 beforeAll(async () => {
-  app = await buildApp({ db, logger, health: createHealth(), verify: createVerifier(testEnv.jwt), stepTimeoutSeconds: STEP_TIMEOUT_SECONDS, cache: orders, caches, live })
+  app = await buildApp({ db, logger, health: createHealth(), verify: createVerifier(testEnv.jwt), saga: createTestSaga(db), now: () => new Date(), newId: randomUUID, cache: orders, caches, live })
   await app.listen({ host: '127.0.0.1', port: 0 })
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
   await live.fanout.ready()

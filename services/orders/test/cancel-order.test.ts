@@ -13,11 +13,10 @@ import { testEnv } from '../../../tests/support/env.ts'
 import { buildApp } from '../src/http.ts'
 import { createOrderCache, createOrderChangeHandler, orderChangeOfRow } from '../src/order-cache.ts'
 import { getOrder } from '../src/order-store.ts'
-import { findSaga } from '../src/saga-store.ts'
-import { handleSagaReply } from '../src/saga-handlers.ts'
-import { cancelledByOf } from '../src/change-status.ts'
-import type { SagaReplyType } from '../src/saga.ts'
-import { OPERATOR, STEP_TIMEOUT_SECONDS, addProduct, address, createTestDb, customer, insertBareOrder, operator } from './support.ts'
+import { findSaga } from '../src/saga/store.ts'
+import { cancelledByOf } from '../src/order.ts'
+import type { SagaReplyType } from '../src/saga/saga.ts'
+import { OPERATOR, addProduct, createTestSaga, address, createTestDb, customer, insertBareOrder, operator } from './support.ts'
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
 const run = randomUUID().slice(0, 8)
@@ -28,10 +27,11 @@ const keyPrefix = `test:orders-cancel:${run}:`
 const orders = createOrderCache({ redis, db, logger, ttlSeconds: 60, jitterSeconds: 5, keyPrefix })
 // What the orders-cache consumer does with each committed change of an order row.
 const applyChange = createOrderChangeHandler({ cache: orders.cache })
+const saga = createTestSaga(db)
 let app: App
 
 beforeAll(async () => {
-  app = await buildApp({ db, logger, health: createHealth(), verify: createVerifier(testEnv.jwt), stepTimeoutSeconds: STEP_TIMEOUT_SECONDS, cache: orders })
+  app = await buildApp({ db, logger, health: createHealth(), verify: createVerifier(testEnv.jwt), saga, now: () => new Date(), newId: randomUUID, cache: orders })
   await app.ready()
 })
 afterAll(async () => {
@@ -66,9 +66,9 @@ async function place(customerId = randomUUID()) {
   })
   expect(res.statusCode, res.body).toBe(201)
   const id = res.json().id as string
-  const saga = await findSaga(db, { orderId: id })
-  if (!saga) throw new Error('the order started no saga')
-  return { id, customerId, ref: { orderId: id, sagaId: saga.id } }
+  const started = await findSaga(db, { orderId: id })
+  if (!started) throw new Error('the order started no saga')
+  return { id, customerId, ref: { orderId: id, sagaId: started.id } }
 }
 
 type Ref = { orderId: string; sagaId: string }
@@ -84,7 +84,7 @@ async function deliver(type: keyof typeof replies, ref: Ref) {
   const correlationId = `cancel-test-${ref.orderId}`
   const message = newMessage(type, replies[type](ref) as never, { correlationId })
   const ctx: HandlerContext = { correlationId, causationId: message.id, headers: {}, recordTimestamp: Date.now(), log: logger }
-  await db.transaction().execute((tx) => handleSagaReply(tx, message, ctx, { stepTimeoutSeconds: STEP_TIMEOUT_SECONDS }))
+  await db.transaction().execute((tx) => saga.handleReply(tx, message, ctx))
 }
 
 /** The change record Debezium sends for the order row as it now is, applied to the cache. */

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { App } from '@trackops/http'
-import { applyStatusChange } from '../src/change-status.ts'
+import { applyStatusChange, changeStatus, type StatusChange } from '../src/change-status.ts'
+import { lockOrder } from '../src/order-store.ts'
 import { orderStatuses, type OrderStatus } from '../src/order.ts'
 import { countByType, createTestApp, createTestDb, customer, forceStatus, historyCount, insertBareOrder, legacyBody, operator, outboxOf, OPERATOR } from './support.ts'
 
@@ -21,6 +22,14 @@ const forward: Partial<Record<OrderStatus, OrderStatus>> = { PENDING: 'CONFIRMED
 const isAllowed = (from: OrderStatus, to: OrderStatus) => from !== to && from !== 'DELIVERED' && from !== 'CANCELLED' && (to === 'CANCELLED' || forward[from] === to)
 const ctx = () => ({ correlationId: `test-${randomUUID()}` })
 
+/** Applies a change the way every caller does: under the order's row lock, in one transaction. */
+const apply = (orderId: string, change: StatusChange) =>
+  db.transaction().execute(async (tx) => {
+    const order = await lockOrder(tx, orderId)
+    if (!order) throw new Error(`no order ${orderId}`)
+    return applyStatusChange(tx, order, change)
+  })
+
 async function orderIn(status: OrderStatus): Promise<string> {
   const id = await insertBareOrder(db, 'PENDING')
   if (status !== 'PENDING') await forceStatus(db, id, status)
@@ -35,7 +44,7 @@ describe('applyStatusChange: every transition, allowed and refused', () => {
         const id = await orderIn(from)
         const before = await db.selectFrom('orders').select('version').where('id', '=', id).executeTakeFirstOrThrow()
         const c = ctx()
-        const result = await db.transaction().execute((tx) => applyStatusChange(tx, { orderId: id, to, cause: 'operator', reason: 'test', actor: 'op-1', ctx: c, now: new Date() }))
+        const result = await apply(id, { to, cause: 'operator', reason: 'test', actor: 'op-1', ctx: c, now: new Date() })
         expect(result.outcome).toBe(expected)
         const after = await db.selectFrom('orders').select(['status', 'version']).where('id', '=', id).executeTakeFirstOrThrow()
         const outbox = countByType(await outboxOf(db, id))
@@ -56,14 +65,13 @@ describe('applyStatusChange: every transition, allowed and refused', () => {
     }
   }
 
-  it('when the order does not exist, then not-found', async () => {
-    const r = await db.transaction().execute((tx) => applyStatusChange(tx, { orderId: randomUUID(), to: 'CONFIRMED', cause: 'saga', ctx: ctx(), now: new Date() }))
-    expect(r).toEqual({ outcome: 'not-found' })
+  it('when the order does not exist, then order.not-found', async () => {
+    await expect(changeStatus({ db, now: () => new Date() }, { orderId: randomUUID(), to: 'CONFIRMED', cause: 'operator', ctx: ctx() })).rejects.toMatchObject({ code: 'order.not-found' })
   })
 
   it('when an order is cancelled, then ORDER_CANCELLED carries the reason, cause and previous status', async () => {
     const id = await orderIn('CONFIRMED')
-    await db.transaction().execute((tx) => applyStatusChange(tx, { orderId: id, to: 'CANCELLED', cause: 'timeout', reason: 'payment step timed out', ctx: ctx(), now: new Date() }))
+    await apply(id, { to: 'CANCELLED', cause: 'timeout', reason: 'payment step timed out', ctx: ctx(), now: new Date() })
     const rows = await outboxOf(db, id)
     const cancelled = JSON.parse(rows.find((r) => r.type === 'ORDER_CANCELLED')!.payload)
     expect(cancelled.data).toEqual({ orderId: id, previousStatus: 'CONFIRMED', reason: 'payment step timed out', cause: 'timeout', version: 3 })
@@ -74,7 +82,7 @@ describe('applyStatusChange: every transition, allowed and refused', () => {
 
   it('when two transactions change one order at once, then exactly one wins and the other is refused', async () => {
     const id = await orderIn('SHIPPED')
-    const change = (to: OrderStatus) => db.transaction().execute((tx) => applyStatusChange(tx, { orderId: id, to, cause: 'operator', ctx: ctx(), now: new Date() }))
+    const change = (to: OrderStatus) => apply(id, { to, cause: 'operator', ctx: ctx(), now: new Date() })
     const results = await Promise.all([change('DELIVERED'), change('CANCELLED')])
     expect(results.map((r) => r.outcome).sort()).toEqual(['changed', 'invalid-transition'])
     expect(await historyCount(db, id)).toBe(1)

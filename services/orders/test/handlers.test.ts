@@ -6,12 +6,13 @@ import { newMessage, PermanentError, type HandlerContext } from '@trackops/messa
 import { createMessageHandler } from '../src/handlers.ts'
 import { placeOrder } from '../src/place-order.ts'
 import { validateNewOrder } from '../src/order.ts'
-import { addProduct, address, countByType, createTestDb, outboxOf, STEP_TIMEOUT_SECONDS } from './support.ts'
+import { addProduct, address, countByType, createTestDb, createTestSaga, outboxOf } from './support.ts'
 
 const db = createTestDb()
 afterAll(() => db.destroy())
 
-const handle = createMessageHandler({ stepTimeoutSeconds: STEP_TIMEOUT_SECONDS })
+const saga = createTestSaga(db)
+const handle = createMessageHandler({ saga })
 const ctxFor = (m: AnyMessage): HandlerContext => ({ correlationId: m.correlationId, causationId: m.id, log: pino({ level: 'silent' }), headers: {}, recordTimestamp: Date.now() })
 
 describe('the inbound message handler', () => {
@@ -19,7 +20,7 @@ describe('the inbound message handler', () => {
     const productId = await addProduct(db, { price: 7 })
     const checked = validateNewOrder({ customerId: randomUUID(), address: address(), items: [{ productId, quantity: 2 }] })
     if (!checked.ok) throw new Error('fixture invalid')
-    const { order } = await placeOrder({ db, now: () => new Date(), newId: randomUUID, stepTimeoutSeconds: STEP_TIMEOUT_SECONDS }, { order: checked.value, cause: 'customer', ctx: { correlationId: `corr-${randomUUID()}` } })
+    const { order } = await placeOrder({ db, now: () => new Date(), newId: randomUUID, saga }, { order: checked.value, cause: 'customer', ctx: { correlationId: `corr-${randomUUID()}` } })
     const reserve = (await outboxOf(db, order.id)).find((r) => r.type === 'RESERVE_INVENTORY')
     expect(reserve).toBeDefined()
     const sagaId = JSON.parse(reserve!.payload).data.sagaId as string

@@ -1,8 +1,8 @@
 // The pure decisions about the messaging path to a participant (DESIGN §8): when it is down, which deadlines may
 // expire, when deadlines stop being held, and what a timeout says about an outage. No database, no clock.
 import { describe, expect, it } from 'vitest'
-import { assessPath, expiryHorizon, outageOf, participantOf, stalenessMs, stepsWaitingOn, type PathRecord } from '../src/messaging-path.ts'
-import { advance, openSaga, type SagaConfig } from '../src/saga.ts'
+import { assessPath, expiryHorizon, outageOf, participantOf, stalenessMs, stepsWaitingOn, type PathRecord } from '../src/saga/messaging-path.ts'
+import { advance, openSaga, type SagaConfig } from '../src/saga/saga.ts'
 
 const T0 = new Date('2030-01-01T00:00:00.000Z')
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000)

@@ -1,21 +1,21 @@
-// The saga against the real database: orders placed through placeOrder, replies through handleSagaReply,
-// deadlines through the sweeper, cancellations through requestCancellation. Assertions read the saga rows,
+// The saga against the real database: orders placed through placeOrder, replies through saga.handleReply,
+// deadlines through the sweeper, cancellations through saga.cancel. Assertions read the saga rows,
 // the order and the outbox, which is all the rest of the system ever sees.
 import { randomUUID } from 'node:crypto'
 import { Writable } from 'node:stream'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import pino from 'pino'
 import client from 'prom-client'
 import { sql } from 'kysely'
 import type { MessageData } from '@trackops/contracts'
 import { newMessage, type HandlerContext } from '@trackops/messaging'
-import type { SagaReplyType } from '../src/saga.ts'
-import { handleSagaReply, requestCancellation } from '../src/saga-handlers.ts'
-import { findSaga } from '../src/saga-store.ts'
-import { createSagaSweeper } from '../src/saga-sweeper.ts'
+import type { SagaReplyType } from '../src/saga/saga.ts'
+import { startPeriodic } from '@trackops/runtime'
+import { findSaga } from '../src/saga/store.ts'
+import { orderNotFound } from '../src/change-status.ts'
 import { placeOrder } from '../src/place-order.ts'
-import { getOrder, listHistory } from '../src/order-store.ts'
-import { STEP_TIMEOUT_SECONDS, addProduct, address, createTestApp, createTestDb, forceStatus, insertBareOrder, outboxOf, bearer } from './support.ts'
+import { getOrder, listHistory, lockOrder } from '../src/order-store.ts'
+import { STEP_TIMEOUT_SECONDS, createTestSaga, addProduct, address, createTestApp, createTestDb, forceStatus, insertBareOrder, outboxOf, bearer } from './support.ts'
 
 const db = createTestDb()
 const logs: Record<string, unknown>[] = []
@@ -28,20 +28,19 @@ const logger = pino(
     },
   }),
 )
-const deps = { stepTimeoutSeconds: STEP_TIMEOUT_SECONDS }
 const MAX_ATTEMPTS = 3
-const sweeper = createSagaSweeper({ db, logger, stepTimeoutSeconds: STEP_TIMEOUT_SECONDS, maxCompensationAttempts: MAX_ATTEMPTS })
+const saga = createTestSaga(db, { logger, maxCompensationAttempts: MAX_ATTEMPTS })
+const sweeper = saga.createSweeper()
 
 afterAll(() => db.destroy())
 
-// --- helpers --------------------------------------------------------------------------------------------------------
 
 /** Places an order with items (or a legacy one without) through the other use case, the way the API does. */
 async function place(opts: { items?: number; token?: string } = {}) {
   const lines = []
   for (let i = 0; i < (opts.items ?? 1); i++) lines.push({ productId: await addProduct(db, { price: 12.5 }), quantity: i + 1 })
   const { order } = await placeOrder(
-    { db, now: () => new Date(), newId: randomUUID, stepTimeoutSeconds: STEP_TIMEOUT_SECONDS },
+    { db, now: () => new Date(), newId: randomUUID, saga },
     {
       order: {
         customerId: randomUUID(),
@@ -55,9 +54,9 @@ async function place(opts: { items?: number; token?: string } = {}) {
       ctx: { correlationId: `saga-flow-${randomUUID()}` },
     },
   )
-  const saga = await findSaga(db, { orderId: order.id })
-  if (!saga) throw new Error('placeOrder started no saga')
-  return { order, saga, ref: { orderId: order.id, sagaId: saga.id } }
+  const started = await findSaga(db, { orderId: order.id })
+  if (!started) throw new Error('placeOrder started no saga')
+  return { order, saga: started, ref: { orderId: order.id, sagaId: started.id } }
 }
 
 type Ref = { orderId: string; sagaId: string }
@@ -83,7 +82,7 @@ const handlerCtx = (message: { id: string; correlationId: string }): HandlerCont
 
 /** Builds a reply and applies it as the consumer runner would (one transaction); returns it for re-delivery. */
 async function deliver<T extends SagaReplyType>(type: T, ref: Ref, message = newMessage(type, replyData[type](ref) as MessageData<T>, { correlationId: 'reply' })) {
-  await db.transaction().execute((tx) => handleSagaReply(tx, message, handlerCtx(message), deps))
+  await db.transaction().execute((tx) => saga.handleReply(tx, message, handlerCtx(message)))
   return message
 }
 
@@ -98,7 +97,12 @@ const stepStates = async (orderId: string) => Object.fromEntries((await sagaOf(o
 const after = (date: Date | null, seconds = 1) => new Date((date ?? new Date()).getTime() + seconds * 1000)
 
 const cancel = (orderId: string, reason = 'changed my mind', cause: 'customer' | 'operator' = 'customer') =>
-  db.transaction().execute((tx) => requestCancellation(tx, { orderId, reason, cause, actor: 'someone' }, { correlationId: `cancel-${orderId}` }, new Date()))
+  db.transaction().execute(async (tx) => {
+    const order = await lockOrder(tx, orderId)
+    if (!order) throw orderNotFound(orderId)
+    const { outcome } = await saga.cancel(tx, order, { reason, cause, actor: 'someone' }, { correlationId: `cancel-${orderId}` }, new Date())
+    return outcome
+  })
 
 const metric = async (name: string, labels: Record<string, string> = {}) => {
   const m = client.register.getSingleMetric(name)
@@ -305,7 +309,7 @@ describe('the order saga against PostgreSQL', () => {
   it('when a message is not a saga reply, then the saga handler ignores it', async () => {
     const { order } = await place()
     const message = newMessage('LOW_STOCK', { productId: 'P', available: 1, minStockLevel: 5 }, { correlationId: 'x' })
-    await db.transaction().execute((tx) => handleSagaReply(tx, message, handlerCtx(message), deps))
+    await db.transaction().execute((tx) => saga.handleReply(tx, message, handlerCtx(message)))
     expect(await types(order.id)).toEqual(['ORDER_CREATED', 'RESERVE_INVENTORY'])
   })
 
@@ -334,7 +338,7 @@ describe('the order saga against PostgreSQL', () => {
   it('when two sweepers run at once, then each overdue saga is compensated exactly once', async () => {
     const placed = await Promise.all([place(), place(), place()])
     const due = after(new Date(Math.max(...placed.map((p) => p.saga.stepDeadline!.getTime()))))
-    const other = createSagaSweeper({ db, logger, stepTimeoutSeconds: STEP_TIMEOUT_SECONDS })
+    const other = createTestSaga(db, { logger }).createSweeper()
     await Promise.all([sweeper.sweepOnce(due), other.sweepOnce(due)])
     for (const p of placed) {
       expect((await types(p.order.id)).filter((t) => t === 'RELEASE_INVENTORY')).toHaveLength(1)
@@ -386,12 +390,23 @@ describe('the order saga against PostgreSQL', () => {
     expect(await sagaOf(order.id)).toMatchObject({ status: 'COMPENSATED', compensationAttempts: 0 })
   })
 
-  it('when the sweeper runs on its timer, then it sweeps until stopped', async () => {
-    const timed = createSagaSweeper({ db, logger, stepTimeoutSeconds: STEP_TIMEOUT_SECONDS, intervalMs: 10 })
-    timed.start()
-    await new Promise((r) => setTimeout(r, 50))
-    await timed.stop()
-    expect(logs.some((l) => l.msg === 'saga sweeper started')).toBe(true)
+  it('when the sweeper runs as its periodic job, then it sweeps pass after pass until stopped, and after stop() nothing more', async () => {
+    // Days ahead, so no other test's sweep reaches the deadlines this clock sets.
+    let clock = after(new Date(), 10 * 24 * 3600)
+    const timed = createTestSaga(db, { logger, now: () => clock, maxCompensationAttempts: MAX_ATTEMPTS }).createSweeper()
+    const { order } = await place()
+    const job = startPeriodic({ ...timed.job(10), logger })
+    try {
+      await vi.waitFor(async () => expect(await sagaOf(order.id)).toMatchObject({ status: 'COMPENSATING', currentStep: 'RELEASE_INVENTORY', compensationAttempts: 1 }), { timeout: 5_000, interval: 20 })
+      clock = after((await sagaOf(order.id)).stepDeadline) // a later pass finds the unanswered release
+      await vi.waitFor(async () => expect((await sagaOf(order.id)).compensationAttempts).toBe(2), { timeout: 5_000, interval: 20 })
+    } finally {
+      await job.stop()
+    }
+    const stopped = await sagaOf(order.id)
+    clock = after(stopped.stepDeadline, 3600)
+    await new Promise((r) => setTimeout(r, 200)) // twenty intervals
+    expect(await sagaOf(order.id)).toMatchObject({ compensationAttempts: 2, version: stopped.version })
   })
 })
 

@@ -4,12 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { App } from '@trackops/http'
 import { newMessage } from '@trackops/messaging'
 import pino from 'pino'
-import { handleSagaReply } from '../src/saga-handlers.ts'
 import { placeOrder } from '../src/place-order.ts'
 import { getOrder } from '../src/order-store.ts'
-import { STEP_TIMEOUT_SECONDS, addProduct, address, bearer, createTestApp, createTestDb, outboxOf } from './support.ts'
+import { STEP_TIMEOUT_SECONDS, addProduct, address, bearer, createTestApp, createTestDb, createTestSaga, outboxOf } from './support.ts'
 
 const db = createTestDb()
+const saga = createTestSaga(db)
 let app: App
 beforeAll(async () => {
   app = (await createTestApp(db)).app
@@ -22,7 +22,7 @@ afterAll(async () => {
 async function place() {
   const productId = await addProduct(db, { price: 3 })
   const { order } = await placeOrder(
-    { db, now: () => new Date(), newId: randomUUID, stepTimeoutSeconds: STEP_TIMEOUT_SECONDS },
+    { db, now: () => new Date(), newId: randomUUID, saga },
     { order: { customerId: randomUUID(), address: { ...address() }, deliveryInstructions: null, items: [{ productId, quantity: 2 }], totalCents: null, paymentToken: null }, cause: 'customer', ctx: { correlationId: randomUUID() } },
   )
   const res = await app.inject({ url: `/api/sagas/order/${order.id}`, headers: { authorization: await bearer('operator') } })
@@ -32,7 +32,7 @@ async function place() {
 const reserved = async (orderId: string, sagaId: string) => {
   const m = newMessage('INVENTORY_RESERVED', { orderId, sagaId, items: [], expiresAt: new Date(Date.now() + 60_000).toISOString() }, { correlationId: 'r' })
   const log = pino({ level: 'silent' })
-  await db.transaction().execute((tx) => handleSagaReply(tx, m, { correlationId: 'r', causationId: m.id, headers: {}, recordTimestamp: Date.now(), log }, { stepTimeoutSeconds: STEP_TIMEOUT_SECONDS }))
+  await db.transaction().execute((tx) => saga.handleReply(tx, m, { correlationId: 'r', causationId: m.id, headers: {}, recordTimestamp: Date.now(), log }))
 }
 
 const get = async (url: string, role: 'operator' | 'admin' | 'customer' = 'operator') => app.inject({ url, headers: { authorization: await bearer(role) } })

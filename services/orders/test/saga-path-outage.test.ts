@@ -9,20 +9,22 @@ import { sql } from 'kysely'
 import type { Participant } from '@trackops/contracts'
 import { newMessage, type HandlerContext } from '@trackops/messaging'
 import { createMessageHandler } from '../src/handlers.ts'
-import { handleSagaReply } from '../src/saga-handlers.ts'
-import { createSagaSweeper } from '../src/saga-sweeper.ts'
-import { findSaga } from '../src/saga-store.ts'
+import { findSaga } from '../src/saga/store.ts'
 import { placeOrder } from '../src/place-order.ts'
 import { getOrder, listHistory } from '../src/order-store.ts'
-import { listPaths } from '../src/messaging-path-store.ts'
-import { messagingPathComponent, pathMetrics, sendProbes } from '../src/probe-paths.ts'
-import { STEP_TIMEOUT_SECONDS, addProduct, address, createTestDb } from './support.ts'
+import { listPaths } from '../src/saga/path-store.ts'
+import { messagingPathComponent, sendProbes } from '../src/saga/probe-paths.ts'
+import { pathMetrics } from '../src/saga/metrics.ts'
+import { STEP_TIMEOUT_SECONDS, addProduct, address, createTestDb, createTestSaga } from './support.ts'
 
 const db = createTestDb()
 const logger = pino({ level: 'silent' })
 const paths = { probeIntervalMs: 2_000, outageBoundSeconds: 60 }
-const sweeper = createSagaSweeper({ db, logger, stepTimeoutSeconds: STEP_TIMEOUT_SECONDS, paths })
-const otherCopy = createSagaSweeper({ db, logger, stepTimeoutSeconds: STEP_TIMEOUT_SECONDS, paths })
+const saga = createTestSaga(db, { logger, paths })
+const sweeper = saga.createSweeper()
+const otherCopy = createTestSaga(db, { logger, paths }).createSweeper()
+/** The saga as a copy whose clock reads `now`. */
+const sagaAt = (now: Date) => createTestSaga(db, { logger, paths, now: () => now })
 
 const unwatch = () => sql`UPDATE messaging_paths SET probing_since = NULL, probe_sent_at = NULL, answered_sent_at = NULL, answered_at = NULL, down_since = NULL, last_outage_seconds = NULL, last_recovered_at = NULL`.execute(db)
 beforeEach(unwatch)
@@ -41,10 +43,10 @@ const ctxFor = (m: { id: string; correlationId: string }): HandlerContext => ({ 
 
 /** One probe round trip: probes enqueued at `sent` (for every participant due), answered by `answered` (default: all of them) at `received`. */
 async function roundTrip(sent: Date, received: Date, answered: Participant[] = ['inventory', 'payments']) {
-  await sendProbes(db, sent, paths)
+  await sendProbes(db, sent, paths, randomUUID)
   const rows = await sql<{ payload: string }>`SELECT payload FROM outbox WHERE type = 'PATH_PROBE' AND created_at >= now() - interval '1 minute' ORDER BY seq`.execute(db)
   const probes = rows.rows.map((r) => JSON.parse(r.payload) as { data: { participant: Participant; probeId: string; sentAt: string } })
-  const handle = createMessageHandler({ stepTimeoutSeconds: STEP_TIMEOUT_SECONDS, now: () => received })
+  const handle = createMessageHandler({ saga: sagaAt(received) })
   for (const probe of probes.filter((p) => p.data.sentAt === sent.toISOString() && answered.includes(p.data.participant))) {
     const ack = newMessage('PATH_PROBE_ACK', probe.data, { correlationId: 'probe' }, received)
     await db.transaction().execute((tx) => handle(tx, ack, ctxFor(ack)))
@@ -54,7 +56,7 @@ async function roundTrip(sent: Date, received: Date, answered: Participant[] = [
 async function place(now: Date) {
   const productId = await addProduct(db, { price: 12.5 })
   const { order } = await placeOrder(
-    { db, now: () => now, newId: randomUUID, stepTimeoutSeconds: STEP_TIMEOUT_SECONDS },
+    { db, now: () => now, newId: randomUUID, saga: sagaAt(now) },
     {
       order: { customerId: randomUUID(), address: { ...address() }, deliveryInstructions: null, items: [{ productId, quantity: 1 }], totalCents: null, paymentToken: 'tok_visa' },
       cause: 'customer',
@@ -126,12 +128,12 @@ describe('saga deadlines and the messaging path', () => {
 
     await sweeper.sweepOnce(at(paths.outageBoundSeconds + 15))
     const reason = `inventory reservation timed out: the messaging path to inventory was unavailable for ${paths.outageBoundSeconds + 15} s`
-    const saga = await sagaOf(orderId)
-    expect(saga).toMatchObject({ status: 'COMPENSATING', currentStep: 'RELEASE_INVENTORY', cause: 'timeout', cancelReason: reason })
-    expect(saga.steps.find((s) => s.name === 'RESERVE_INVENTORY')?.status).toBe('TIMED_OUT')
+    const timedOut = await sagaOf(orderId)
+    expect(timedOut).toMatchObject({ status: 'COMPENSATING', currentStep: 'RELEASE_INVENTORY', cause: 'timeout', cancelReason: reason })
+    expect(timedOut.steps.find((s) => s.name === 'RESERVE_INVENTORY')?.status).toBe('TIMED_OUT')
 
-    const released = newMessage('INVENTORY_RELEASED', { orderId, sagaId: saga.id, items: [], reason }, { correlationId: 'r' })
-    await db.transaction().execute((tx) => handleSagaReply(tx, released, ctxFor(released), { stepTimeoutSeconds: STEP_TIMEOUT_SECONDS }))
+    const released = newMessage('INVENTORY_RELEASED', { orderId, sagaId: timedOut.id, items: [], reason }, { correlationId: 'r' })
+    await db.transaction().execute((tx) => saga.handleReply(tx, released, ctxFor(released)))
     expect((await getOrder(db, orderId))!.status).toBe('CANCELLED')
     expect((await listHistory(db, orderId)).at(-1)).toMatchObject({ to: 'CANCELLED', cause: 'timeout', reason })
   })
@@ -146,19 +148,19 @@ describe('saga deadlines and the messaging path', () => {
   })
 
   it('when two copies probe at once, then each participant gets one probe per interval', async () => {
-    const [a, b] = await Promise.all([sendProbes(db, at(0), paths), sendProbes(db, at(0.3), paths)])
+    const [a, b] = await Promise.all([sendProbes(db, at(0), paths, randomUUID), sendProbes(db, at(0.3), paths, randomUUID)])
     expect([...a!, ...b!].sort()).toEqual(['inventory', 'payments'])
-    expect(await sendProbes(db, at(1.9), paths)).toEqual([])
-    expect(await sendProbes(db, at(2.5), paths)).toEqual(['inventory', 'payments']) // an interval after whichever went out
+    expect(await sendProbes(db, at(1.9), paths, randomUUID)).toEqual([])
+    expect(await sendProbes(db, at(2.5), paths, randomUUID)).toEqual(['inventory', 'payments']) // an interval after whichever went out
     // a copy whose clock is a little behind does not probe again; a send time far ahead (a clock stepped back) stops nothing
-    expect(await sendProbes(db, at(1.5), paths)).toEqual([])
-    expect(await sendProbes(db, at(-10), paths)).toEqual(['inventory', 'payments'])
+    expect(await sendProbes(db, at(1.5), paths, randomUUID)).toEqual([])
+    expect(await sendProbes(db, at(-10), paths, randomUUID)).toEqual(['inventory', 'payments'])
   })
 
   it('when answers arrive out of order, then the newest answered probe is kept', async () => {
     await roundTrip(at(4), at(4.1))
     await roundTrip(at(0), at(4.2)) // not sent: a probe went out less than an interval before
-    const handle = createMessageHandler({ stepTimeoutSeconds: STEP_TIMEOUT_SECONDS, now: () => at(5) })
+    const handle = createMessageHandler({ saga: sagaAt(at(5)) })
     const late = newMessage('PATH_PROBE_ACK', { participant: 'inventory', probeId: randomUUID(), sentAt: at(1).toISOString() }, { correlationId: 'late' })
     await db.transaction().execute((tx) => handle(tx, late, ctxFor(late)))
     expect(await pathOf('inventory')).toMatchObject({ answeredSentAt: at(4), answeredAt: at(4.1) })

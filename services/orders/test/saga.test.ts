@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import { newMessage } from '@trackops/messaging'
 import type { MessageData } from '@trackops/contracts'
-import { advance, backoffSeconds, openSaga, type Saga, type SagaConfig, type SagaEvent, type SagaReplyType, type Transition } from '../src/saga.ts'
+import { advance, backoffSeconds, openSaga, type Saga, type SagaConfig, type SagaEvent, type SagaReplyType, type Transition } from '../src/saga/saga.ts'
 
 const SAGA = '5a6a0000-0000-4000-8000-000000000001'
 const ORDER = '0d0e0000-0000-4000-8000-000000000002'

@@ -11,8 +11,14 @@ import { testEnv, tokenFor } from '../../../tests/support/env.ts'
 import { buildApp } from '../src/http.ts'
 import { insertOrder, type Db } from '../src/order-store.ts'
 import { openOrder, type OrderStatus } from '../src/order.ts'
+import { createSaga, type SagaDeps } from '../src/saga/create-saga.ts'
 
 export const STEP_TIMEOUT_SECONDS = 30
+
+/** The saga as main.ts builds it, on the real clock unless a test injects one. */
+export function createTestSaga(db: Db, deps: Partial<SagaDeps> = {}) {
+  return createSaga({ db, logger: pino({ level: 'silent' }), now: () => new Date(), newId: randomUUID, stepTimeoutSeconds: STEP_TIMEOUT_SECONDS, ...deps })
+}
 
 export function createTestDb(max = 10): Db {
   return createDb(testEnv.componentDbs.orders, { max, applicationName: 'orders-tests' }) as Db
@@ -32,7 +38,9 @@ export async function createTestApp(db: Db): Promise<{ app: App; logs: Record<st
     logger: pino({ level: 'info' }, sink),
     health: createHealth(),
     verify: createVerifier(testEnv.jwt),
-    stepTimeoutSeconds: STEP_TIMEOUT_SECONDS,
+    saga: createTestSaga(db),
+    now: () => new Date(),
+    newId: randomUUID,
   })
   await app.ready()
   return { app, logs }

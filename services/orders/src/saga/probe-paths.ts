@@ -3,37 +3,23 @@
 // participant answers PATH_PROBE_ACK on its events topic, which the saga's own consumer group records. Each pass
 // of the saga sweeper first brings the path records up to date (an outage starts, or ends and the deadlines it
 // held are pushed back), then expires only the steps the paths allow (messaging-path.ts decides which).
-import { randomUUID } from 'node:crypto'
-import client from 'prom-client'
 import type { Logger } from 'pino'
 import type { MessageOf } from '@trackops/contracts'
-import { enqueue, newMessage, type Tx } from '@trackops/messaging'
-import { startPeriodic, type Periodic } from '@trackops/runtime'
+import { enqueue, newMessage } from '@trackops/messaging'
+import type { Job } from '@trackops/runtime'
+import type { Db, OrdersDb } from '../order-store.ts'
 import { assessPath, participants, type Participant, type PathSettings, type PathState } from './messaging-path.ts'
-import { claimProbeTurn, closeOutage, listPaths, lockPath, markPathDown, recordProbeAnswer } from './messaging-path-store.ts'
-
-const counter = (name: string, help: string, labelNames: string[]) =>
-  (client.register.getSingleMetric(name) as client.Counter | undefined) ?? new client.Counter({ name, help, labelNames })
-const gauge = (name: string, help: string, labelNames: string[]) =>
-  (client.register.getSingleMetric(name) as client.Gauge | undefined) ?? new client.Gauge({ name, help, labelNames })
-const histogram = (name: string, help: string, labelNames: string[], buckets: number[]) =>
-  (client.register.getSingleMetric(name) as client.Histogram | undefined) ?? new client.Histogram({ name, help, labelNames, buckets })
-
-export const pathMetrics = {
-  downSeconds: gauge('trackops_messaging_path_down_seconds', 'How long the messaging path to a saga participant has been down, as the last sweep saw it (0 while up).', ['participant']),
-  outages: counter('trackops_messaging_path_outages_total', 'Outages of the messaging path to a saga participant that ended (counted by the copy that closed them).', ['participant']),
-  extended: counter('trackops_messaging_path_deadlines_extended_total', 'Saga step deadlines pushed back when the messaging path to their participant came back.', ['participant']),
-  roundTripSeconds: histogram('trackops_messaging_path_round_trip_seconds', 'From a path probe being enqueued to its answer being recorded.', ['participant'], [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300]),
-}
+import { claimProbeTurn, closeOutage, listPaths, lockPath, markPathDown, recordProbeAnswer } from './path-store.ts'
+import { pathMetrics } from './metrics.ts'
 
 /** Enqueues a probe to each participant whose last probe (sent by any copy) is at least an interval old. */
-export async function sendProbes(db: Tx, now: Date, settings: Pick<PathSettings, 'probeIntervalMs'>, newId: () => string = randomUUID): Promise<Participant[]> {
+export async function sendProbes(db: Db, now: Date, settings: Pick<PathSettings, 'probeIntervalMs'>, newId: () => string): Promise<Participant[]> {
   const sent: Participant[] = []
   for (const participant of participants) {
     const probed = await db.transaction().execute(async (tx) => {
       if (!(await claimProbeTurn(tx, participant, now, settings.probeIntervalMs))) return false
       const probeId = newId()
-      await enqueue(tx, newMessage('PATH_PROBE', { participant, probeId, sentAt: now.toISOString() }, { correlationId: `path-probe-${probeId}` }, now))
+      await enqueue<OrdersDb>(tx, newMessage('PATH_PROBE', { participant, probeId, sentAt: now.toISOString() }, { correlationId: `path-probe-${probeId}` }, now))
       return true
     })
     if (probed) sent.push(participant)
@@ -41,22 +27,17 @@ export async function sendProbes(db: Tx, now: Date, settings: Pick<PathSettings,
   return sent
 }
 
-export function startPathProbes(deps: { db: Tx; logger: Logger; settings: PathSettings; now?: () => Date }): Periodic {
-  const now = deps.now ?? (() => new Date())
-  deps.logger.info({ probeIntervalMs: deps.settings.probeIntervalMs, outageBoundSeconds: deps.settings.outageBoundSeconds }, 'messaging path probes started')
-  return startPeriodic({
+/** The periodic job (runService's `jobs`) that sends the probes. */
+export function pathProbes(deps: { db: Db; settings: PathSettings; now: () => Date; newId: () => string }): Job {
+  return {
     name: 'messaging-path-probe',
     intervalMs: deps.settings.probeIntervalMs,
-    logger: deps.logger,
-    run: async () => {
-      await sendProbes(deps.db, now(), deps.settings)
-      return false
-    },
-  })
+    run: () => sendProbes(deps.db, deps.now(), deps.settings, deps.newId),
+  }
 }
 
 /** PATH_PROBE_ACK, in the saga consumer's transaction: the round trip to the participant worked. */
-export async function recordProbeAck(tx: Tx, message: MessageOf<'PATH_PROBE_ACK'>, now: Date): Promise<void> {
+export async function recordProbeAck(tx: Db, message: MessageOf<'PATH_PROBE_ACK'>, now: Date): Promise<void> {
   const { participant, sentAt } = message.data
   const sent = new Date(sentAt)
   await recordProbeAnswer(tx, participant, sent, now)
@@ -68,7 +49,7 @@ export async function recordProbeAck(tx: Tx, message: MessageOf<'PATH_PROBE_ACK'
  * sweepers agree: the outage starts once, and ends — extending the held deadlines — once), and returns the states
  * the sweep must respect.
  */
-export async function checkPaths(db: Tx, now: Date, settings: PathSettings, log: Pick<Logger, 'warn' | 'info'>): Promise<Record<Participant, PathState>> {
+export async function checkPaths(db: Db, now: Date, settings: PathSettings, log: Pick<Logger, 'warn' | 'info'>): Promise<Record<Participant, PathState>> {
   const states = {} as Record<Participant, PathState>
   for (const participant of participants) {
     states[participant] = await db.transaction().execute(async (tx) => {
@@ -103,7 +84,7 @@ export async function checkPaths(db: Tx, now: Date, settings: PathSettings, log:
 }
 
 /** The `messagingPath` health component: DEGRADED while the path to a participant is down. */
-export function messagingPathComponent(db: Tx, settings: PathSettings, now: () => Date = () => new Date()) {
+export function messagingPathComponent(db: Db, settings: PathSettings, now: () => Date) {
   return {
     required: false,
     check: async () => {

@@ -10,11 +10,17 @@
 // Compensation runs one step at a time in reverse order (refund, then release). Commands of one order share a
 // Kafka key, so a RELEASE/REFUND sent while the RESERVE/PROCESS is in flight is applied after it: compensating
 // "maybe" effects is safe because release and refund are idempotent on the other side.
-import type { MessageData, MessageOf } from '@trackops/contracts'
-import type { ChangeCause } from './change-status.ts'
-import type { PathOutage } from './messaging-path.ts'
+import type { MessageData, MessageOf, Participant } from '@trackops/contracts'
+import type { ChangeCause } from '../order.ts'
 
 export type { ChangeCause }
+
+/** The messaging path to a step's participant was unavailable (DESIGN §8): a timeout says so. */
+export interface PathOutage {
+  participant: Participant
+  /** How long the path has been unavailable, whole seconds. */
+  seconds: number
+}
 
 export type SagaStatus = 'RUNNING' | 'COMPLETED' | 'COMPENSATING' | 'COMPENSATED' | 'COMPENSATION_FAILED'
 export const sagaStatuses: readonly SagaStatus[] = ['RUNNING', 'COMPLETED', 'COMPENSATING', 'COMPENSATED', 'COMPENSATION_FAILED']
@@ -130,7 +136,6 @@ export interface Transition {
   alert?: string
 }
 
-// --- opening ------------------------------------------------------------------------------------------------------
 
 export interface SagaStart {
   orderId: string
@@ -179,7 +184,6 @@ export function openSaga(input: SagaStart, sagaId: string, now: Date, config: Pi
   return { saga: d, commands: [command], effect: 'applied', note: 'saga started without items: processing payment' }
 }
 
-// --- the transition -----------------------------------------------------------------------------------------------
 
 export function advance(saga: Saga, event: SagaEvent, now: Date, config: SagaConfig): Transition {
   const d = draft(saga, now)
@@ -407,7 +411,6 @@ function onRetry(saga: Saga, d: Saga, now: Date, config: SagaConfig): Transition
   return applied(d, [command], `${step} re-sent by an operator`)
 }
 
-// --- forward steps --------------------------------------------------------------------------------------------------
 
 function requestPayment(d: Saga, now: Date, config: Pick<SagaConfig, 'stepTimeoutSeconds'>): SagaCommand {
   if (d.paymentToken === null) throw new Error(`saga ${d.id}: payment requested twice (the token is gone)`)
@@ -434,7 +437,6 @@ function confirm(d: Saga, now: Date): Transition {
   return { saga: d, commands, orderChange: { to: 'CONFIRMED', cause: 'saga' }, effect: 'applied', note: 'payment processed: order confirmed', outcome: 'completed' }
 }
 
-// --- compensation ---------------------------------------------------------------------------------------------------
 
 interface Why {
   reason: string
@@ -537,7 +539,6 @@ function chargeResurfaced(saga: Saga, d: Saga, paymentId: string, now: Date, com
   return ignored(saga, `unexpected PAYMENT_PROCESSED: payment is ${saga.payment}`)
 }
 
-// --- steps and commands ---------------------------------------------------------------------------------------------
 
 const stepKind: Record<StepName, StepKind> = {
   RESERVE_INVENTORY: 'action',
@@ -628,7 +629,6 @@ function commandFor(d: Saga, name: StepName): SagaCommand {
   }
 }
 
-// --- helpers --------------------------------------------------------------------------------------------------------
 
 /** A copy the transition may change freely: the caller's saga is never touched. */
 function draft(saga: Saga, now: Date): Saga {

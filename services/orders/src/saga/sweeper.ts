@@ -5,38 +5,37 @@
 // Deadlines measure the participant, not the pipes (DESIGN §8): each pass first checks the messaging path to each
 // participant (probe-paths.ts), and a step waiting on a path that is down does not expire until the outage
 // outlasts its bound — then its timeout names the outage.
-import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
-import { advance } from './saga.ts'
-import { claimOverdueSaga } from './saga-store.ts'
-import { commitTransition, sagaConfig } from './saga-handlers.ts'
-import { defaultPathSettings, expiryHorizon, outageOf, participantOf, participants, type Participant, type PathSettings, type PathState } from './messaging-path.ts'
+import type { Job } from '@trackops/runtime'
+import type { Db } from '../order-store.ts'
+import type { PathOutage, Saga, Transition } from './saga.ts'
+import { claimOverdueSaga } from './store.ts'
+import { expiryHorizon, outageOf, participantOf, participants, type Participant, type PathSettings, type PathState } from './messaging-path.ts'
 import { checkPaths } from './probe-paths.ts'
 
 const MAX_PER_PASS = 200
 
-export function createSagaSweeper(deps: {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  db: Kysely<any>
-  logger: Logger
-  stepTimeoutSeconds: number
-  intervalMs?: number
-  maxCompensationAttempts?: number
-  paths?: PathSettings
-}): { start(): void; stop(): Promise<void>; sweepOnce(now?: Date): Promise<number> } {
-  const log = deps.logger.child({ component: 'saga-sweeper' })
-  const config = sagaConfig(deps)
-  const pathSettings = deps.paths ?? defaultPathSettings
-  const intervalMs = deps.intervalMs ?? 1_000
-  let timer: NodeJS.Timeout | undefined
-  let pass: Promise<unknown> | undefined
-  let stopped = true
-
+export interface SagaSweeper {
   /** Handles every saga overdue at `now` (up to a bound per pass); returns how many were handled. */
-  async function sweepOnce(now: Date = new Date()): Promise<number> {
+  sweepOnce(now?: Date, signal?: AbortSignal): Promise<number>
+  /** The periodic job (runService's `jobs`) that sweeps every `intervalMs`. */
+  job(intervalMs?: number): Job
+}
+
+export function createSagaSweeper(deps: {
+  db: Db
+  logger: Logger
+  now: () => Date
+  paths: PathSettings
+  /** Applies the deadline event to a claimed saga in the claiming transaction (the saga's factory decides and persists). */
+  deadline: (tx: Db, saga: Saga, outage: PathOutage | undefined, now: Date) => Promise<Transition>
+}): SagaSweeper {
+  const log = deps.logger.child({ component: 'saga-sweeper' })
+
+  async function sweepOnce(now: Date = deps.now(), signal?: AbortSignal): Promise<number> {
     let paths: Record<Participant, PathState>
     try {
-      paths = await checkPaths(deps.db, now, pathSettings, log)
+      paths = await checkPaths(deps.db, now, deps.paths, log)
     } catch (error) {
       // Without knowing the paths, no deadline can be judged: nothing expires in this pass.
       log.error({ err: error }, 'messaging paths could not be checked; saga deadlines wait for the next pass')
@@ -45,7 +44,8 @@ export function createSagaSweeper(deps: {
     const horizons = Object.fromEntries(participants.map((p) => [p, expiryHorizon(paths[p], now)])) as Record<Participant, Date | null>
     let handled = 0
     const skip: string[] = []
-    while (handled + skip.length < MAX_PER_PASS) {
+    // A shutdown ends the pass between sagas: the rest is left for the next pass (of this or another copy).
+    while (handled + skip.length < MAX_PER_PASS && !signal?.aborted) {
       let claimed: string | undefined
       try {
         const found = await deps.db.transaction().execute(async (tx) => {
@@ -54,9 +54,8 @@ export function createSagaSweeper(deps: {
           claimed = saga.id
           const participant = saga.currentStep ? participantOf(saga.currentStep) : null
           const outage = participant ? outageOf(paths[participant], participant) : undefined
-          const t = advance(saga, { kind: 'deadline', outage }, now, config)
+          const t = await deps.deadline(tx, saga, outage, now)
           if (t.effect !== 'applied') return 'skipped'
-          await commitTransition(tx, saga, t, { correlationId: saga.correlationId }, now, log, config)
           log.warn({ sagaId: saga.id, orderId: saga.orderId, correlationId: saga.correlationId, status: t.saga.status, step: t.saga.currentStep }, `saga deadline: ${t.note}`)
           return 'handled'
         })
@@ -73,27 +72,8 @@ export function createSagaSweeper(deps: {
     return handled
   }
 
-  function schedule() {
-    if (stopped) return
-    timer = setTimeout(() => {
-      pass = sweepOnce()
-        .catch((error) => log.error({ err: error }, 'saga sweep failed'))
-        .finally(schedule)
-    }, intervalMs)
-  }
-
   return {
-    start() {
-      if (!stopped) return
-      stopped = false
-      schedule()
-      log.info({ intervalMs, stepTimeoutSeconds: deps.stepTimeoutSeconds, maxCompensationAttempts: config.maxCompensationAttempts, outageBoundSeconds: pathSettings.outageBoundSeconds }, 'saga sweeper started')
-    },
-    async stop() {
-      stopped = true
-      clearTimeout(timer)
-      await pass
-    },
     sweepOnce,
+    job: (intervalMs = 1_000) => ({ name: 'saga-sweep', intervalMs, run: (signal) => sweepOnce(deps.now(), signal) }),
   }
 }

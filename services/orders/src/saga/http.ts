@@ -1,12 +1,10 @@
 // Saga operations API: operators read sagas; admins resume a failed compensation or force one.
 import { Type, type TSchema } from 'typebox'
-import type { Kysely } from 'kysely'
 import type { FastifyRequest } from 'fastify'
-import { AppError, type App } from '@trackops/http'
-import { centsToAmount } from './order.ts'
+import type { App } from '@trackops/http'
+import { centsToAmount } from '../order.ts'
 import { sagaStatuses, type Saga, type SagaEvent, type SagaStatus } from './saga.ts'
-import { findSaga, listSagasByStatus } from './saga-store.ts'
-import { applySagaEvent, sagaConfig } from './saga-handlers.ts'
+import { sagaNotFound, type OrderSaga } from './create-saga.ts'
 
 const Uuid = Type.String({ format: 'uuid' })
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
@@ -91,21 +89,14 @@ export function sagaJson(s: Saga) {
   }
 }
 
-const sagaNotFound = (what: string) => new AppError('saga.not-found', `No saga ${what}.`)
-
 export function registerSagaRoutes(
   app: App,
   deps: {
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    db: Kysely<any>
-    stepTimeoutSeconds: number
-    maxCompensationAttempts?: number
-    now?: () => Date
+    saga: OrderSaga
     /** Runs once an operation's transaction committed (the order cache reads its own write). */
     afterCommit?: (orderId: string) => Promise<unknown>
   },
 ): void {
-  const now = deps.now ?? (() => new Date())
   const tags = ['sagas']
   const read = { auth: ['operator', 'admin'] as ('operator' | 'admin')[] }
   const admin = { auth: ['admin'] as 'admin'[] }
@@ -114,7 +105,7 @@ export function registerSagaRoutes(
     '/api/sagas/:sagaId',
     { config: read, schema: { tags, summary: 'A saga with its steps', params: Type.Object({ sagaId: Uuid }), response: { 200: SagaJson } } },
     async (req) => {
-      const saga = await findSaga(deps.db, { id: req.params.sagaId })
+      const saga = await deps.saga.find({ id: req.params.sagaId })
       if (!saga) throw sagaNotFound(`with id ${req.params.sagaId}`)
       return sagaJson(saga)
     },
@@ -124,7 +115,7 @@ export function registerSagaRoutes(
     '/api/sagas/order/:orderId',
     { config: read, schema: { tags, summary: "An order's saga with its steps", params: Type.Object({ orderId: Uuid }), response: { 200: SagaJson } } },
     async (req) => {
-      const saga = await findSaga(deps.db, { orderId: req.params.orderId })
+      const saga = await deps.saga.find({ orderId: req.params.orderId })
       if (!saga) throw sagaNotFound(`for order ${req.params.orderId}`)
       return sagaJson(saga)
     },
@@ -148,22 +139,16 @@ export function registerSagaRoutes(
     },
     async (req) => {
       const { page, size } = req.query
-      const r = await listSagasByStatus(deps.db, req.params.status as SagaStatus, page, size)
+      const r = await deps.saga.listByStatus(req.params.status as SagaStatus, page, size)
       return { content: r.sagas.map(sagaJson), page, size, totalElements: r.total, totalPages: Math.ceil(r.total / size) }
     },
   )
 
-  /** Applies an operator's event in one transaction; 409 when the saga's state gives it no meaning. */
-  async function operate(req: FastifyRequest, sagaId: string, event: SagaEvent, action: string) {
-    const at = now()
-    const result = await deps.db.transaction().execute(async (tx) => {
-      const r = await applySagaEvent(tx, { sagaId }, event, { correlationId: req.id }, at, req.log, sagaConfig(deps))
-      if (!r) throw sagaNotFound(`with id ${sagaId}`)
-      if (r.transition.effect !== 'applied') throw new AppError('saga.conflict', `Cannot ${action} this saga: ${r.transition.note}.`)
-      return r
-    })
+  /** Runs an operator's event (the saga's own transaction), refreshes the cache, writes the audit record. */
+  async function operate(req: FastifyRequest, sagaId: string, event: Extract<SagaEvent, { kind: 'retry' | 'compensate' }>) {
+    const result = await deps.saga.operate(sagaId, event, { ctx: { correlationId: req.id }, log: req.log })
     await deps.afterCommit?.(result.saga.orderId)
-    req.log.child({ audit: true, actor: req.principal?.sub ?? null, action: `saga.${action}`, sagaId, orderId: result.saga.orderId }).info({ note: result.transition.note }, `audit saga.${action}`)
+    req.log.child({ audit: true, actor: req.principal?.sub ?? null, action: `saga.${event.kind}`, sagaId, orderId: result.saga.orderId }).info({ note: result.note }, `audit saga.${event.kind}`)
     return sagaJson(result.saga)
   }
 
@@ -179,7 +164,7 @@ export function registerSagaRoutes(
         response: { 202: SagaJson },
       },
     },
-    async (req, reply) => reply.code(202).send(await operate(req, req.params.sagaId, { kind: 'retry' }, 'retry')),
+    async (req, reply) => reply.code(202).send(await operate(req, req.params.sagaId, { kind: 'retry' })),
   )
 
   app.post(
@@ -202,7 +187,7 @@ export function registerSagaRoutes(
     async (req, reply) => {
       const actor = req.principal?.sub
       const reason = req.body?.reason ?? 'compensated by an operator'
-      return reply.code(202).send(await operate(req, req.params.sagaId, { kind: 'compensate', reason, ...(actor ? { actor } : {}) }, 'compensate'))
+      return reply.code(202).send(await operate(req, req.params.sagaId, { kind: 'compensate', reason, ...(actor ? { actor } : {}) }))
     },
   )
 }

@@ -8,7 +8,7 @@
 //    unless the outage has lasted longer than the bound, after which deadlines are no longer held;
 //  - when a path comes back, by how much the deadlines of the steps it held are pushed back (once).
 import { participants, type Participant } from '@trackops/contracts'
-import type { StepName } from './saga.ts'
+import type { PathOutage, StepName } from './saga.ts'
 
 export { participants, type Participant }
 
@@ -108,11 +108,6 @@ export function expiryHorizon(state: PathState, now: Date): Date | null {
 /** What a step's timeout should say about the path it waited on: set while that path is down. */
 export function outageOf(state: PathState, participant: Participant): PathOutage | undefined {
   return state.kind === 'down' ? { participant, seconds: Math.round(state.seconds) } : undefined
-}
-export interface PathOutage {
-  participant: Participant
-  /** How long the path has been unavailable, whole seconds. */
-  seconds: number
 }
 
 const secondsBetween = (from: Date, to: Date) => Math.max(0, (to.getTime() - from.getTime()) / 1000)
