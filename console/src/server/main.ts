@@ -4,7 +4,7 @@
 import { access } from 'node:fs/promises'
 import path from 'node:path'
 import { createApp, createRateLimiter, createVerifier } from '@trackops/http'
-import { createHealth, createLogger, createRedis, initTracing, onShutdown } from '@trackops/runtime'
+import { createHealth, createLogger, createRedis, initTracing, runService } from '@trackops/runtime'
 import { createKafkaAdmin } from '@trackops/messaging'
 import { loadConsoleConfig } from './config.ts'
 import { registerDevTokens } from './dev-tokens.ts'
@@ -69,7 +69,9 @@ await registerProxy(app, [
 ])
 registerStatic(app, dist)
 
-await app.listen({ host: config.HOST, port: config.CONSOLE_PORT })
+await runService({
+  logger,
+  http: { listen: () => app.listen({ host: config.HOST, port: config.CONSOLE_PORT }), close: () => app.close() },
+  close: [() => admin.close(), async () => redis?.disconnect()],
+})
 logger.info({ port: config.CONSOLE_PORT, dist, services }, 'console listening')
-
-onShutdown(logger, [() => app.close(), () => admin.close(), async () => redis?.disconnect()])

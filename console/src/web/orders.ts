@@ -1,17 +1,11 @@
 // Order shapes as the order service returns them (services/orders/src/http.ts), and the live event.
+// The address is the order service's own declaration (a type-only import: nothing of the service is bundled).
+import type { Address } from '../../../services/orders/src/order.ts'
 
 export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'PROCESSING' | 'SHIPPED' | 'DELIVERED' | 'CANCELLED'
 export const orderStatuses: OrderStatus[] = ['PENDING', 'CONFIRMED', 'PROCESSING', 'SHIPPED', 'DELIVERED', 'CANCELLED']
 export const isOrderStatus = (v: unknown): v is OrderStatus => orderStatuses.includes(v as OrderStatus)
 
-export interface Address {
-  streetAddress: string
-  city: string
-  state: string | null
-  postalCode: string
-  country: string
-  phoneNumber: string | null
-}
 
 export interface Order {
   id: string

@@ -17,7 +17,16 @@ export type AdjustOutcome =
   | { ok: true; adjustment: Adjustment; item: Item }
   | { ok: false; kind: 'not-found' | 'sign' | 'negative'; message: string }
 
-export async function adjustStock(tx: Db, deps: { now: () => Date; newId: () => string }, request: AdjustRequest, ctx: MessageContext): Promise<AdjustOutcome> {
+type Deps = { now: () => Date; newId: () => string }
+
+/** Owns its transaction: the adjustment, its audit row and any LOW_STOCK alert commit together. */
+export async function adjustStock(db: Db, deps: Deps, request: AdjustRequest, ctx: MessageContext): Promise<AdjustOutcome> {
+  const outcome = await db.transaction().execute((tx) => adjust(tx, deps, request, ctx))
+  if (outcome.ok) inventoryMetrics.adjustments.inc({ reason: request.reason })
+  return outcome
+}
+
+async function adjust(tx: Db, deps: Deps, request: AdjustRequest, ctx: MessageContext): Promise<AdjustOutcome> {
   const now = deps.now()
   const before = await lockItem(tx, request.productId)
   if (!before) return { ok: false, kind: 'not-found', message: 'No inventory item with that productId.' }
@@ -37,6 +46,5 @@ export async function adjustStock(tx: Db, deps: { now: () => Date; newId: () => 
   }, now)
   const alert = lowStockAlert(before, item)
   if (alert) await enqueue(tx, newMessage('LOW_STOCK', alert, ctx, now))
-  inventoryMetrics.adjustments.inc({ reason: request.reason })
   return { ok: true, adjustment, item }
 }

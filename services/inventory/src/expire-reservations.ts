@@ -5,7 +5,7 @@
 // An order expires as a whole: its lines were reserved together with one expiresAt.
 import type { Logger } from 'pino'
 import { enqueue, newMessage } from '@trackops/messaging'
-import { startPeriodic, type Periodic } from '@trackops/runtime'
+import type { Job } from '@trackops/runtime'
 import { lockItems, lockOrder, overdueOrderIds, reservationsOfOrder, setReservationStatus, unreserveQuantity, type Db } from './inventory-store.ts'
 import type { Line } from './stock.ts'
 import { inventoryMetrics } from './metrics.ts'
@@ -38,7 +38,7 @@ export async function expireDueReservations(db: Db, deps: { now: () => Date; bat
   return expired
 }
 
-/** The sweeper: every `intervalMs`, and right away again while a sweep fills its batch. */
-export function startSweeper(deps: { db: Db; intervalMs: number; batchSize: number; now: () => Date; logger: Logger }): Periodic {
-  return startPeriodic({ name: 'reservation sweep', intervalMs: deps.intervalMs, logger: deps.logger, run: async () => (await expireDueReservations(deps.db, deps)) >= deps.batchSize })
+/** The sweeper (runService's `jobs`): every `intervalMs`, and right away again while a sweep fills its batch. */
+export function reservationSweep(deps: { db: Db; intervalMs: number; batchSize: number; now: () => Date; logger: Logger }): Job {
+  return { name: 'reservation sweep', intervalMs: deps.intervalMs, run: async () => (await expireDueReservations(deps.db, deps)) >= deps.batchSize }
 }

@@ -6,13 +6,12 @@ import { reserveStock, type ReserveDeps } from './reserve-stock.ts'
 import { releaseStock } from './release-stock.ts'
 import { commitReservation } from './commit-reservation.ts'
 import { inventoryMetrics } from './metrics.ts'
-import type { Db } from './inventory-store.ts'
+import type { InventoryDb } from './inventory-store.ts'
 
 export const commandsGroup = 'inventory-commands'
 
-export function createCommandHandler(deps: ReserveDeps): MessageHandler {
-  return async (conn, message, ctx) => {
-    const tx = conn as Db
+export function createCommandHandler(deps: ReserveDeps): MessageHandler<InventoryDb> {
+  return async (tx, message, ctx) => {
     switch (message.type) {
       case 'RESERVE_INVENTORY': {
         const { orderId, sagaId, items } = message.data

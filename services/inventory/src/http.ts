@@ -3,10 +3,8 @@
 import { randomUUID } from 'node:crypto'
 import { Type, type Static, type TSchema } from 'typebox'
 import { sql } from 'kysely'
-import type { Logger } from 'pino'
 import type { FastifyRequest } from 'fastify'
-import { AppError, createApp, problem, registerCachesRoute, type App, type AppOptions, type Verifier } from '@trackops/http'
-import type { Health } from '@trackops/runtime'
+import { AppError, createApp, problem, registerCachesRoute, type App, type AppOptions } from '@trackops/http'
 import { decimalOfCents, centsOfDecimal, isLowStock, isOutOfStock, needsReordering, type FailedItem } from './stock.ts'
 import {
   availableItems, findItem, findReservation, itemStats, listAdjustments, listItems, listReservations, overdueReservations,
@@ -14,18 +12,15 @@ import {
 } from './inventory-store.ts'
 import { createItem, deleteItem, updateItem, type ItemOutcome } from './manage-items.ts'
 import { adjustStock } from './adjust-stock.ts'
-import { reserveStock } from './reserve-stock.ts'
+import { holdStock } from './reserve-stock.ts'
 import { inventoryMetrics } from './metrics.ts'
 import type { CacheRegistry } from '@trackops/cache'
 import type { ItemCache } from './item-cache.ts'
+import packageJson from '../package.json' with { type: 'json' }
 
-export interface AppDeps {
+/** What createApp needs (verify is required), plus the service's own. */
+export interface AppDeps extends Pick<AppOptions, 'logger' | 'health' | 'verify' | 'rateLimit' | 'metricsPublic'> {
   db: Db
-  logger: Logger
-  health: Health
-  verify?: Verifier
-  rateLimit?: AppOptions['rateLimit']
-  metricsPublic?: boolean
   reservationTtlSeconds: number
   now?: () => Date
   newId?: () => string
@@ -293,6 +288,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }
   const app = await createApp({
     name: 'inventory',
+    version: packageJson.version,
     title: 'TrackOps inventory',
     description: 'Stock, reservations (atomic, expiring, once per order) and adjustments.',
     logger: deps.logger,
@@ -304,7 +300,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const staff = { auth: ['operator', 'admin'] as ('operator' | 'admin')[] }
   const admin = { auth: ['admin'] as 'admin'[] }
   const ctxOf = (req: { id: string }) => ({ correlationId: req.id })
-  const actorOf = (req: { principal?: { sub: string } }) => req.principal?.sub ?? 'anonymous'
+  // Staff routes only run behind a verified token; a missing identity is refused, never recorded as someone.
+  const actorOf = (req: { principal?: { sub: string } }) => {
+    if (!req.principal) throw new AppError('auth.unauthorized', 'A verified identity is required.')
+    return req.principal.sub
+  }
   const notFound = (_productId: string) => new AppError('inventory.item.not-found', 'No inventory item with that productId.')
 
   // --- items ---
@@ -390,7 +390,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       maxStockLevel: b.maxStockLevel ?? null,
       reorderQuantity: b.reorderQuantity ?? null,
     }
-    const outcome = await db.transaction().execute((tx) => createItem(tx, { now, newId }, input, actorOf(req)))
+    const outcome = await createItem(db, { now, newId }, input, actorOf(req))
     if (!outcome.ok) failWith(outcome)
     await written(outcome.item)
     audit(req, 'inventory.item.create', outcome.item.productId, { availableQuantity: outcome.item.availableQuantity })
@@ -402,11 +402,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     schema: { tags: ['items'], summary: 'Change an item (partial)', params: ProductParams, body: UpdateItem, response: { 200: ItemResponse } },
   }, async (req) => {
     const { unitPrice, ...rest } = req.body
-    if (rest.availableQuantity != null && req.principal && !req.principal.roles.includes('admin')) {
+    if (rest.availableQuantity != null && !req.principal?.roles.includes('admin')) {
       throw new AppError('inventory.stock-change.forbidden', 'Changing availableQuantity needs the admin role; operators use POST /api/inventory/items/{productId}/adjustments with an admin.')
     }
     const patch = { ...rest, ...(unitPrice != null && { unitPriceCents: centsOrFail(unitPrice, 'unitPrice') }) }
-    const outcome = await mapDbErrors(() => db.transaction().execute((tx) => updateItem(tx, { now, newId }, req.params.productId, patch, actorOf(req), ctxOf(req))))
+    const outcome = await mapDbErrors(() => updateItem(db, { now, newId }, req.params.productId, patch, actorOf(req), ctxOf(req)))
     if (!outcome.ok) failWith(outcome)
     await written(outcome.item)
     audit(req, 'inventory.item.update', outcome.item.productId, { changed: Object.keys(patch) })
@@ -417,7 +417,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     config: staff,
     schema: { tags: ['items'], summary: 'Delete an item (refused while it has active reservations)', params: ProductParams },
   }, async (req, reply) => {
-    const outcome = await db.transaction().execute((tx) => deleteItem(tx, req.params.productId))
+    const outcome = await deleteItem(db, req.params.productId)
     if (!outcome.ok) failWith(outcome)
     await cache?.deleted(outcome.item)
     audit(req, 'inventory.item.delete', outcome.item.productId)
@@ -436,8 +436,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }, async (req, reply) => {
     const b = req.body
     if (b.quantity === 0) throw new AppError('request.validation', 'The request is invalid; see errors for each field.', { errors: [{ field: 'quantity', message: 'must not be 0' }] })
-    const outcome = await mapDbErrors(() => db.transaction().execute((tx) =>
-      adjustStock(tx, { now, newId }, { productId: req.params.productId, quantity: b.quantity, reason: b.reason, note: b.note ?? null, actor: actorOf(req) }, ctxOf(req))))
+    const outcome = await mapDbErrors(() =>
+      adjustStock(db, { now, newId }, { productId: req.params.productId, quantity: b.quantity, reason: b.reason, note: b.note ?? null, actor: actorOf(req) }, ctxOf(req)))
     if (!outcome.ok) {
       const code = { 'not-found': 'inventory.item.not-found', sign: 'inventory.adjustment.unprocessable', negative: 'inventory.stock.conflict' }[outcome.kind]
       throw new AppError(code, outcome.message)
@@ -530,8 +530,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
   }, async (req, reply) => {
     const { orderId, items } = req.body
-    const result = await db.transaction().execute((tx) =>
-      reserveStock(tx, { now, newId, ttlSeconds: deps.reservationTtlSeconds }, { orderId, sagaId: null, requestedBy: actorOf(req), items }, ctxOf(req)))
+    const result = await holdStock(db, { now, newId, ttlSeconds: deps.reservationTtlSeconds }, { orderId, sagaId: null, requestedBy: actorOf(req), items }, ctxOf(req))
     inventoryMetrics.reservations.inc({ outcome: result.replayed ? 'REPLAYED' : result.outcome, source: 'operator' })
     if (result.outcome === 'RESERVED' && !result.replayed) await cache?.refresh(result.reservations.map((r) => r.productId))
     if (result.outcome === 'FAILED') {
@@ -556,7 +555,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   // --- the original's service health (public, like /actuator/health) ---
   app.get('/api/inventory/health', { config: { auth: 'public' }, schema: { tags: ['actuator'], summary: 'Inventory service health (original shape)' } }, async (req, reply) => {
-    const base = { timestamp: now().toISOString(), service: 'inventory-service', version: '1.0.0' }
+    const base = { timestamp: now().toISOString(), service: 'inventory-service', version: packageJson.version }
     try {
       await sql`SELECT 1`.execute(db)
       return { inventory: 'UP', ...base }

@@ -2,11 +2,12 @@
 // re-checks the rule), so even a caller that skipped the row lock could not oversell; the CHECK constraints
 // of the table are the last line. Functions taking `tx` must run inside the caller's transaction.
 import { sql, type ColumnType, type Generated, type Kysely, type Selectable } from 'kysely'
-import { centsOfNumeric, numericOfCents, type AdjustmentReason, type FailedItem, type ReservationStatus } from './stock.ts'
+import type { MessagingTables } from '@trackops/messaging'
+import { centsOfNumeric, numericOfCents, type AdjustmentReason, type FailedItem, type ItemState, type ReservationStatus } from './stock.ts'
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
 
-export interface InventoryDb {
+export interface InventoryDb extends MessagingTables {
   inventory_items: {
     id: string
     product_id: string
@@ -71,22 +72,13 @@ export interface InventoryDb {
 
 export type Db = Kysely<InventoryDb>
 
-export interface Item {
+/** An item row: the fields an operator maintains (ItemState, stock.ts) plus identity, stock counters and version. */
+export interface Item extends ItemState {
   id: string
   productId: string
-  productName: string
-  description: string | null
-  availableQuantity: number
   reservedQuantity: number
   soldQuantity: number
   onHandQuantity: number
-  unitPriceCents: number
-  category: string | null
-  minStockLevel: number | null
-  maxStockLevel: number | null
-  reorderQuantity: number | null
-  isActive: boolean
-  isDiscontinued: boolean
   createdAt: Date
   updatedAt: Date
   version: number
@@ -135,18 +127,8 @@ export async function lockItem(tx: Db, productId: string): Promise<Item | null> 
   return (await lockItems(tx, [productId])).get(productId) ?? null
 }
 
-export interface NewItem {
-  id: string
-  productId: string
-  productName: string
-  description: string | null
-  availableQuantity: number
-  unitPriceCents: number
-  category: string | null
-  minStockLevel: number | null
-  maxStockLevel: number | null
-  reorderQuantity: number | null
-}
+/** A new item starts active and not discontinued. */
+export type NewItem = Pick<Item, 'id' | 'productId'> & Omit<ItemState, 'isActive' | 'isDiscontinued'>
 
 /** Null when the product id is taken. */
 export async function insertItem(tx: Db, item: NewItem, now: Date): Promise<Item | null> {

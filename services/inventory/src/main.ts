@@ -3,15 +3,16 @@
 import { randomUUID } from 'node:crypto'
 import { CdcTopics, Topics } from '@trackops/contracts'
 import { createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
-import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, loadConfig, onShutdown, redisComponent } from '@trackops/runtime'
+import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, loadConfig, redisComponent, runService } from '@trackops/runtime'
 import { createRateLimiter, createVerifier, rateLimitSettings } from '@trackops/http'
-import { createCacheRegistry } from '@trackops/cache'
+import { cacheComponent, createCacheRegistry } from '@trackops/cache'
 import { inventoryConfigSchema } from './config.ts'
 import { buildApp } from './http.ts'
 import { commandsGroup, createCommandHandler } from './handlers.ts'
-import { startSweeper } from './expire-reservations.ts'
+import { reservationSweep } from './expire-reservations.ts'
 import type { InventoryDb } from './inventory-store.ts'
-import { createItemCache, createItemChangeHandler } from './item-cache.ts'
+import { createItemCache } from './item-cache.ts'
+import { createItemChangeHandler } from './item-changes.ts'
 
 const config = loadConfig(inventoryConfigSchema, process.env)
 // Before anything opens a span: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and exported.
@@ -37,17 +38,7 @@ redis.on('ready', () => void itemCache.cache.invalidate('-reconnected', 0))
 const health = createHealth()
 health.register('db', databaseComponent(db))
 health.register('redis', redisComponent(redis))
-health.register('cache', {
-  required: false,
-  check: async () => {
-    const { caches: stats } = caches.snapshot()
-    const degraded = Object.values(stats).some((s) => s.degraded)
-    return {
-      status: degraded ? 'DEGRADED' : 'UP',
-      details: Object.fromEntries(Object.entries(stats).map(([name, s]) => [name, { degraded: s.degraded, hitRatio: s.hitRatio, pendingInvalidations: s.pendingInvalidations }])),
-    }
-  },
-})
+health.register('cache', cacheComponent(caches))
 registerMessagingHealth(health, { admin: kafkaAdmin, db, strategy: config.EVENT_PUBLISHING_STRATEGY, connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-inventory-outbox', slot: 'trackops_inventory_outbox' })
 
 const app = await buildApp({
@@ -63,67 +54,24 @@ const app = await buildApp({
   caches,
 })
 
-const commands = createConsumer({
-  db,
-  brokers,
-  producer,
+await runService({
   logger,
-  group: commandsGroup,
-  topics: [Topics.inventoryCommands],
-  handle: createCommandHandler({ now, newId: randomUUID, ttlSeconds: config.INVENTORY_RESERVATION_TTL_SECONDS }),
+  http: { listen: () => app.listen({ host: config.HOST, port: config.INVENTORY_PORT }), close: () => app.close() },
+  workers: [
+    createConsumer({
+      db,
+      brokers,
+      producer,
+      logger,
+      group: commandsGroup,
+      topics: [Topics.inventoryCommands],
+      handle: createCommandHandler({ now, newId: randomUUID, ttlSeconds: config.INVENTORY_RESERVATION_TTL_SECONDS }),
+    }),
+    // Item rows from the WAL, under either publishing strategy: there are no item domain events, and the
+    // inventory-cdc connector runs under the outbox strategy too.
+    createChangeConsumer({ brokers, logger, group: 'inventory-cache', topics: [CdcTopics.inventoryItems], handle: createItemChangeHandler({ cache: itemCache.cache, logger }) }),
+  ],
+  jobs: [reservationSweep({ db, intervalMs: config.INVENTORY_SWEEP_INTERVAL_SECONDS * 1000, batchSize: config.INVENTORY_SWEEP_BATCH_SIZE, now, logger })],
+  close: [() => producer.close(), () => kafkaAdmin.close(), async () => redis.disconnect(), () => db.destroy()],
 })
-
-// Item rows from the WAL, under either publishing strategy: there are no item domain events, and the
-// inventory-cdc connector runs under the outbox strategy too.
-const itemChanges = createChangeConsumer({
-  brokers,
-  logger,
-  group: 'inventory-cache',
-  topics: [CdcTopics.inventoryItems],
-  handle: createItemChangeHandler({ cache: itemCache.cache, logger }),
-})
-
-const sweeper = startSweeper({
-  db,
-  intervalMs: config.INVENTORY_SWEEP_INTERVAL_SECONDS * 1000,
-  batchSize: config.INVENTORY_SWEEP_BATCH_SIZE,
-  now,
-  logger,
-})
-
-// Kafka being down must not keep the API down: the consumer keeps trying to join its group in the background.
-let stopping = false
-const retries = new Set<NodeJS.Timeout>()
-const startWhenKafkaAnswers = async (runner: { start(): Promise<void>; group: string }) => {
-  try {
-    await runner.start()
-  } catch (error) {
-    if (stopping) return
-    logger.warn({ err: error, group: runner.group }, 'cannot start a consumer (is Kafka up?); retrying in 5 s')
-    const retry = setTimeout(() => {
-      retries.delete(retry)
-      void startWhenKafkaAnswers(runner)
-    }, 5_000)
-    retries.add(retry)
-  }
-}
-
-await app.listen({ host: config.HOST, port: config.INVENTORY_PORT })
-void startWhenKafkaAnswers(commands)
-void startWhenKafkaAnswers(itemChanges)
 logger.info({ port: config.INVENTORY_PORT, ttlSeconds: config.INVENTORY_RESERVATION_TTL_SECONDS }, 'inventory service started')
-
-onShutdown(logger, [
-  async () => {
-    stopping = true
-    for (const retry of retries) clearTimeout(retry)
-  },
-  () => app.close(),
-  () => commands.stop(),
-  () => itemChanges.stop(),
-  () => sweeper.stop(),
-  () => producer.close(),
-  () => kafkaAdmin.close(),
-  async () => redis.disconnect(),
-  () => db.destroy(),
-])

@@ -1,8 +1,9 @@
 // Creating, changing and deleting items. Stock itself changes only through reservations and adjustments:
 // an initial quantity is recorded as an INITIAL adjustment, and an availableQuantity sent with an update is
-// applied as a CORRECTION adjustment, so the audit trail always explains the on-hand stock.
+// applied as a CORRECTION adjustment, so the audit trail always explains the on-hand stock. Each use case owns its
+// transaction (the LOW_STOCK alert of an update commits with it).
 import { enqueue, newMessage, type MessageContext } from '@trackops/messaging'
-import { applyItemPatch, lowStockAlert, stockLevelsProblem, type ItemPatch, type ItemState } from './stock.ts'
+import { applyItemPatch, lowStockAlert, stockLevelsProblem, type ItemPatch } from './stock.ts'
 import {
   adjustQuantity, deleteItem as deleteRow, hasActiveReservations, insertAdjustment, insertItem, lockItem, updateItemFields,
   type Db, type Item, type NewItem,
@@ -11,9 +12,13 @@ import {
 type Deps = { now: () => Date; newId: () => string }
 export type ItemOutcome = { ok: true; item: Item } | { ok: false; kind: 'not-found' | 'exists' | 'unprocessable' | 'negative' | 'reserved'; message: string }
 
-export async function createItem(tx: Db, deps: Deps, input: Omit<NewItem, 'id'>, actor: string): Promise<ItemOutcome> {
+export async function createItem(db: Db, deps: Deps, input: Omit<NewItem, 'id'>, actor: string): Promise<ItemOutcome> {
   const levels = stockLevelsProblem(input.minStockLevel, input.maxStockLevel)
   if (levels) return { ok: false, kind: 'unprocessable', message: levels }
+  return db.transaction().execute((tx) => insertNewItem(tx, deps, input, actor))
+}
+
+async function insertNewItem(tx: Db, deps: Deps, input: Omit<NewItem, 'id'>, actor: string): Promise<ItemOutcome> {
   const now = deps.now()
   const item = await insertItem(tx, { ...input, id: deps.newId() }, now)
   if (!item) return { ok: false, kind: 'exists', message: 'An item with that productId already exists.' }
@@ -31,18 +36,15 @@ export async function createItem(tx: Db, deps: Deps, input: Omit<NewItem, 'id'>,
   return { ok: true, item }
 }
 
-export async function updateItem(
-  tx: Db,
-  deps: Deps,
-  productId: string,
-  patch: ItemPatch,
-  actor: string,
-  ctx: MessageContext,
-): Promise<ItemOutcome> {
+export async function updateItem(db: Db, deps: Deps, productId: string, patch: ItemPatch, actor: string, ctx: MessageContext): Promise<ItemOutcome> {
+  return db.transaction().execute((tx) => changeItem(tx, deps, productId, patch, actor, ctx))
+}
+
+async function changeItem(tx: Db, deps: Deps, productId: string, patch: ItemPatch, actor: string, ctx: MessageContext): Promise<ItemOutcome> {
   const now = deps.now()
   const before = await lockItem(tx, productId)
   if (!before) return { ok: false, kind: 'not-found', message: 'No inventory item with that productId.' }
-  const result = applyItemPatch(stateOf(before), patch)
+  const result = applyItemPatch(before, patch)
   if (!result.ok) return { ok: false, kind: 'unprocessable', message: result.problem }
   let item = before
   const delta = result.next.availableQuantity - before.availableQuantity
@@ -69,7 +71,11 @@ export async function updateItem(
 }
 
 /** Refused while the product holds stock for an order (RESERVED lines): that stock would vanish. */
-export async function deleteItem(tx: Db, productId: string): Promise<ItemOutcome> {
+export async function deleteItem(db: Db, productId: string): Promise<ItemOutcome> {
+  return db.transaction().execute((tx) => deleteUnreservedItem(tx, productId))
+}
+
+async function deleteUnreservedItem(tx: Db, productId: string): Promise<ItemOutcome> {
   const item = await lockItem(tx, productId)
   if (!item) return { ok: false, kind: 'not-found', message: 'No inventory item with that productId.' }
   if (await hasActiveReservations(tx, productId)) {
@@ -78,16 +84,3 @@ export async function deleteItem(tx: Db, productId: string): Promise<ItemOutcome
   await deleteRow(tx, productId)
   return { ok: true, item }
 }
-
-const stateOf = (i: Item): ItemState => ({
-  productName: i.productName,
-  description: i.description,
-  availableQuantity: i.availableQuantity,
-  unitPriceCents: i.unitPriceCents,
-  category: i.category,
-  minStockLevel: i.minStockLevel,
-  maxStockLevel: i.maxStockLevel,
-  reorderQuantity: i.reorderQuantity,
-  isActive: i.isActive,
-  isDiscontinued: i.isDiscontinued,
-})

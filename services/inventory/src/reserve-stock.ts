@@ -83,3 +83,8 @@ async function reply(tx: Db, result: ReserveOutcome, request: ReserveRequest, no
   const items = result.reservations.map((r) => ({ productId: r.productId, productName: r.productName, quantity: r.quantity, unitPriceCents: r.unitPriceCents }))
   await enqueue(tx, newMessage('INVENTORY_RESERVED', { ...ref, items, expiresAt: result.expiresAt.toISOString() }, ctx, now))
 }
+
+/** An operator's hold (HTTP): the same reservation in a transaction of its own; the saga's runs in the consumer's. */
+export function holdStock(db: Db, deps: ReserveDeps, request: ReserveRequest, ctx: MessageContext): Promise<ReserveOutcome> {
+  return db.transaction().execute((tx) => reserveStock(tx, deps, request, ctx))
+}

@@ -1,7 +1,6 @@
 // The original's five demo products, for local stacks and demos. Loaded by the stack's seed command
 // (scripts/seed.ts), never at service start. Idempotent: products that exist are left as they are.
 import { randomUUID } from 'node:crypto'
-import type { Tx } from '@trackops/messaging'
 import type { Db } from './inventory-store.ts'
 import { createItem } from './manage-items.ts'
 
@@ -14,11 +13,11 @@ export const sampleItems = [
 ].map((i) => ({ ...i, minStockLevel: 10, maxStockLevel: 500, reorderQuantity: 50 }))
 
 /** Creates the sample products that do not exist yet; returns how many it created. */
-export async function seedSampleData(db: Tx, opts: { now?: () => Date; newId?: () => string } = {}): Promise<number> {
+export async function seedSampleData(db: Db, opts: { now?: () => Date; newId?: () => string } = {}): Promise<number> {
   const deps = { now: opts.now ?? (() => new Date()), newId: opts.newId ?? randomUUID }
   let created = 0
   for (const item of sampleItems) {
-    const outcome = await (db as Db).transaction().execute((tx) => createItem(tx, deps, item, 'seed'))
+    const outcome = await createItem(db, deps, item, 'seed')
     if (outcome.ok) created++
   }
   return created

@@ -29,8 +29,7 @@ export const uid = () => randomUUID().slice(0, 8).toUpperCase()
 
 export async function newItem(db: Db, o: Partial<{ productId: string; productName: string; stock: number; priceCents: number; category: string; minStockLevel: number | null; maxStockLevel: number | null; reorderQuantity: number | null }> = {}): Promise<Item> {
   const productId = o.productId ?? `T-${uid()}`
-  const outcome = await db.transaction().execute((tx) =>
-    createItem(tx, { now: () => new Date(), newId: randomUUID }, {
+  const outcome = await createItem(db, { now: () => new Date(), newId: randomUUID }, {
       productId,
       productName: o.productName ?? `Test product ${productId}`,
       description: null,
@@ -40,7 +39,7 @@ export async function newItem(db: Db, o: Partial<{ productId: string; productNam
       minStockLevel: o.minStockLevel ?? null,
       maxStockLevel: o.maxStockLevel ?? null,
       reorderQuantity: o.reorderQuantity ?? null,
-    }, 'test'))
+    }, 'test')
   if (!outcome.ok) throw new Error(outcome.message)
   return outcome.item
 }
@@ -63,14 +62,14 @@ const contextOf = (message: AnyMessage): HandlerContext => ({
   recordTimestamp: Date.now(),
 })
 
-export const handler = (deps: Partial<{ now: () => Date; ttlSeconds: number }> = {}): MessageHandler =>
+export const handler = (deps: Partial<{ now: () => Date; ttlSeconds: number }> = {}): MessageHandler<InventoryDb> =>
   createCommandHandler({ now: deps.now ?? (() => new Date()), newId: randomUUID, ttlSeconds: deps.ttlSeconds ?? TTL_SECONDS })
 
 /**
  * What the consumer runner does with one record: inbox insert and handler in one transaction (see
  * packages/messaging/src/consumer.ts applyInTx). False when the message id was already processed.
  */
-export async function deliver(db: Db, message: AnyMessage, handle: MessageHandler = handler()): Promise<boolean> {
+export async function deliver(db: Db, message: AnyMessage, handle: MessageHandler<InventoryDb> = handler()): Promise<boolean> {
   return db.transaction().execute(async (tx) => {
     const inserted = await sql`
       INSERT INTO processed_events (message_id, consumer_group, message_type, topic, partition, "offset")

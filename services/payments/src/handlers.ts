@@ -3,20 +3,20 @@ import { answerPathProbe, PermanentError, type MessageHandler } from '@trackops/
 import { paymentMetrics } from './metrics.ts'
 import { processPayment, type PaymentDeps } from './process-payment.ts'
 import { refundPayment } from './refund-payment.ts'
-import type { Db } from './payment-store.ts'
+import type { PaymentsDb } from './payment-store.ts'
 
 export const paymentsConsumerGroup = 'payments-commands'
 
-export function createPaymentHandler(deps: PaymentDeps): MessageHandler {
+export function createPaymentHandler(deps: PaymentDeps): MessageHandler<PaymentsDb> {
   return async (tx, message, ctx) => {
     switch (message.type) {
       case 'PROCESS_PAYMENT': {
-        const outcome = await processPayment(tx as Db, deps, message, ctx)
+        const outcome = await processPayment(tx, deps, message, ctx)
         if (outcome !== 'duplicate') paymentMetrics.payments.inc({ outcome })
         return
       }
       case 'REFUND_PAYMENT': {
-        const outcome = await refundPayment(tx as Db, deps, message, ctx)
+        const outcome = await refundPayment(tx, deps, message, ctx)
         if (outcome !== 'duplicate') paymentMetrics.payments.inc({ outcome })
         return
       }

@@ -1,18 +1,13 @@
 // Payment API: read-only views of payments and their refunds. Operators and admins see every payment;
 // a customer sees only a payment whose customer is them (any other id answers 404, so ids cannot be probed).
 import { Type, type Static } from 'typebox'
-import type { Logger } from 'pino'
-import { AppError, canSee, createApp, ProblemSchema, type AppOptions, type Verifier } from '@trackops/http'
-import type { Health } from '@trackops/runtime'
+import { AppError, canSee, createApp, ProblemSchema, type AppOptions } from '@trackops/http'
 import { findPayment, listPayments, type Db, type PaymentView } from './payment-store.ts'
+import packageJson from '../package.json' with { type: 'json' }
 
-export interface PaymentsAppDeps {
+/** What createApp needs (verify is required), plus the database. */
+export interface PaymentsAppDeps extends Pick<AppOptions, 'logger' | 'health' | 'verify' | 'rateLimit' | 'metricsPublic'> {
   db: Db
-  logger: Logger
-  health: Health
-  verify?: Verifier
-  rateLimit?: AppOptions['rateLimit']
-  metricsPublic?: boolean
 }
 
 const Problem = ProblemSchema as unknown as ReturnType<typeof Type.Unsafe>
@@ -102,11 +97,12 @@ export function toPaymentResponse(p: PaymentView): PaymentResponse {
 export async function buildApp(deps: PaymentsAppDeps) {
   const app = await createApp({
     name: 'payments',
+    version: packageJson.version,
     title: 'TrackOps payments',
-    description: 'The payment step of the order saga behind a gateway interface (sandbox gateway by default). Payments are created by PROCESS_PAYMENT commands; this API reads them.',
+    description: 'The payment step of the order saga behind a gateway interface (PAYMENTS_GATEWAY; the sandbox is the only one today). Payments are created by PROCESS_PAYMENT commands; this API reads them.',
     logger: deps.logger,
     health: deps.health,
-    ...(deps.verify ? { verify: deps.verify } : {}),
+    verify: deps.verify,
     ...(deps.rateLimit ? { rateLimit: deps.rateLimit } : {}),
     ...(deps.metricsPublic !== undefined ? { metricsPublic: deps.metricsPublic } : {}),
   })

@@ -1,12 +1,14 @@
-// Composition root of the payment service: config → db, producer, gateway → HTTP app → consumer → listen.
+// The payment service: HTTP API, the saga's payment commands (payments.commands) through the gateway PAYMENTS_GATEWAY
+// names, and the reconciliation of charges that got no answer.
 import { randomUUID } from 'node:crypto'
 import { Topics } from '@trackops/contracts'
 import { createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
-import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, onShutdown, redisComponent, startPeriodic } from '@trackops/runtime'
+import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, runService } from '@trackops/runtime'
 import { createRateLimiter, createVerifier, rateLimitSettings } from '@trackops/http'
 import { loadPaymentsConfig } from './config.ts'
 import { reconcileDue } from './reconcile.ts'
-import { createResilientGateway, createSandboxGateway, gatewayHealth } from './gateway.ts'
+import { createResilientGateway, gatewayHealth } from './resilient-gateway.ts'
+import { openGateway } from './open-gateway.ts'
 import { createPaymentHandler, paymentsConsumerGroup } from './handlers.ts'
 import { buildApp } from './http.ts'
 import type { PaymentsDb } from './payment-store.ts'
@@ -18,13 +20,12 @@ const logger = createLogger('payments', config.LOG_LEVEL)
 const brokers = config.KAFKA_BROKERS
 
 const db = createDb<PaymentsDb>(config.PAYMENTS_DATABASE_URL, { applicationName: 'trackops-payments', logger, notifyOutbox: config.EVENT_PUBLISHING_STRATEGY === 'outbox' })
-// The sandbox stands for an external processor: its own small pool, never the handler's transaction.
-const sandboxDb = createDb(config.PAYMENTS_DATABASE_URL, { max: 4, applicationName: 'trackops-payments-gateway-sandbox', logger })
+const processor = openGateway(config.PAYMENTS_GATEWAY, { databaseUrl: config.PAYMENTS_DATABASE_URL, logger })
 const producer = createKafkaProducer({ brokers, clientId: 'payments' })
 const admin = createKafkaAdmin({ brokers, clientId: 'payments-health' })
 const redis = config.RATE_LIMIT_ENABLED ? createRedis(config.REDIS_URL, 'payments') : null
 
-const gateway = createResilientGateway(createSandboxGateway(sandboxDb), { timeoutMs: config.PAYMENT_GATEWAY_TIMEOUT_MS })
+const gateway = createResilientGateway(processor.gateway, { timeoutMs: config.PAYMENT_GATEWAY_TIMEOUT_MS })
 gateway.onStateChange((state) => {
   logger[state === 'open' ? 'error' : 'info']({ breaker: 'payment_gateway', state }, 'payment gateway circuit breaker changed state')
 })
@@ -32,10 +33,8 @@ gateway.onStateChange((state) => {
 const health = createHealth()
 health.register('db', databaseComponent(db))
 registerMessagingHealth(health, { admin, db, strategy: config.EVENT_PUBLISHING_STRATEGY, connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-payments-outbox', slot: 'trackops_payments_outbox' })
-health.register('paymentGateway', gatewayHealth(gateway, { gateway: 'sandbox', timeoutMs: config.PAYMENT_GATEWAY_TIMEOUT_MS }))
-if (redis) {
-  health.register('redis', redisComponent(redis))
-}
+health.register('paymentGateway', gatewayHealth(gateway, { gateway: config.PAYMENTS_GATEWAY, timeoutMs: config.PAYMENT_GATEWAY_TIMEOUT_MS }))
+if (redis) health.register('redis', redisComponent(redis))
 
 const app = await buildApp({
   db,
@@ -50,45 +49,20 @@ const app = await buildApp({
   metricsPublic: config.METRICS_PUBLIC,
 })
 
-const paymentDeps = { gateway, now: () => new Date(), newId: randomUUID, reconcileAfterMs: config.PAYMENT_RECONCILE_AFTER_MS }
-const consumer = createConsumer({
-  db,
-  brokers,
-  producer,
-  logger,
-  group: paymentsConsumerGroup,
-  topics: [Topics.paymentCommands],
-  handle: createPaymentHandler(paymentDeps),
-})
-
+const paymentDeps = { gateway, now: () => new Date(), newId: randomUUID, reconcileAfterMs: config.PAYMENT_RECONCILE_AFTER_MS, defaultPaymentToken: config.PAYMENTS_DEFAULT_PAYMENT_TOKEN }
 // Charges that got no answer are looked up at the gateway once their grace period passed (see reconcile.ts).
 const RECONCILE_BATCH = 20
-const reconciler = startPeriodic({
-  name: 'payment reconciliation',
-  intervalMs: config.PAYMENT_RECONCILE_EVERY_MS,
+
+await runService({
   logger,
-  run: async () => (await reconcileDue(db, { ...paymentDeps, log: logger }, RECONCILE_BATCH)).length >= RECONCILE_BATCH,
+  http: { listen: () => app.listen({ host: config.HOST, port: config.PAYMENTS_PORT }), close: () => app.close() },
+  workers: [createConsumer({ db, brokers, producer, logger, group: paymentsConsumerGroup, topics: [Topics.paymentCommands], handle: createPaymentHandler(paymentDeps) })],
+  jobs: [
+    {
+      name: 'payment reconciliation',
+      intervalMs: config.PAYMENT_RECONCILE_EVERY_MS,
+      run: async () => (await reconcileDue(db, { ...paymentDeps, log: logger }, RECONCILE_BATCH)).length >= RECONCILE_BATCH,
+    },
+  ],
+  close: [() => producer.close(), () => admin.close(), async () => redis?.disconnect(), () => processor.close(), () => db.destroy()],
 })
-
-await app.listen({ host: config.HOST, port: config.PAYMENTS_PORT })
-// Kafka may come up after us: keep trying in the background instead of crashing the HTTP side.
-void (async function startConsumer(delayMs = 1_000): Promise<void> {
-  try {
-    await consumer.start()
-  } catch (error) {
-    logger.warn({ err: error, retryInMs: delayMs }, 'consumer could not start; retrying')
-    await new Promise((r) => setTimeout(r, delayMs))
-    return startConsumer(Math.min(delayMs * 2, 30_000))
-  }
-})()
-
-onShutdown(logger, [
-  () => app.close(),
-  () => consumer.stop(),
-  () => reconciler.stop(),
-  () => producer.close(),
-  () => admin.close(),
-  async () => redis?.disconnect(),
-  () => sandboxDb.destroy(),
-  () => db.destroy(),
-])

@@ -1,5 +1,4 @@
 import client from 'prom-client'
-import type { BreakerState } from './gateway.ts'
 
 const existing = <T>(name: string) => client.register.getSingleMetric(name) as T | undefined
 
@@ -21,5 +20,3 @@ export const paymentMetrics = {
     existing<client.Histogram>('trackops_payment_gateway_attempts') ??
     new client.Histogram({ name: 'trackops_payment_gateway_attempts', help: 'Gateway attempts per payment operation.', labelNames: ['operation'], buckets: [1, 2, 3, 4] }),
 }
-
-export const breakerValue = (state: BreakerState) => (state === 'closed' ? 0 : state === 'half-open' ? 1 : 2)

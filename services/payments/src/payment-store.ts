@@ -1,5 +1,6 @@
 // SQL for payments and refunds. Functions that must run inside the caller's transaction take `tx` first.
 import { sql, type Generated, type Kysely, type Selectable } from 'kysely'
+import type { MessagingTables } from '@trackops/messaging'
 
 export type PaymentStatus = 'PENDING' | 'CHARGED' | 'FAILED' | 'REFUNDED' | 'REFUND_NOT_NEEDED'
 
@@ -34,7 +35,7 @@ export interface RefundsTable {
   gateway_refund_id: string | null
   created_at: Date
 }
-export interface PaymentsDb {
+export interface PaymentsDb extends MessagingTables {
   payments: PaymentsTable
   refunds: RefundsTable
 }

@@ -18,10 +18,15 @@
 // letter. The payment is recorded FAILED with that code and a reconciliation time: because the key is per
 // order, a charge that did go through at the processor despite the timeout is found there by the reconciler
 // (reconcile.ts) and refunded.
+//
+// An order placed without a payment method arrives with an empty token. It is charged with the configured default
+// (PAYMENTS_DEFAULT_PAYMENT_TOKEN) when there is one; otherwise it fails at once with code payment-method.missing,
+// without a gateway call: nothing is charged to a card nobody chose.
 import type { Logger } from 'pino'
 import type { MessageOf } from '@trackops/contracts'
 import { enqueue, newMessage, type MessageContext } from '@trackops/messaging'
-import type { Attempted, ChargeResult, ResilientGateway } from './gateway.ts'
+import type { ChargeResult } from './gateway.ts'
+import type { Attempted, ResilientGateway } from './resilient-gateway.ts'
 import { insertPaymentIfAbsent, lockPaymentOfOrder, settlePayment, type Db, type Payment } from './payment-store.ts'
 
 export interface PaymentDeps {
@@ -30,6 +35,8 @@ export interface PaymentDeps {
   newId: () => string
   /** How long after a charge without an answer the reconciler asks the gateway about it (PAYMENT_RECONCILE_AFTER_MS). */
   reconcileAfterMs?: number
+  /** PAYMENTS_DEFAULT_PAYMENT_TOKEN: charged when the order came without a payment method; unset, such a payment fails. */
+  defaultPaymentToken?: string | undefined
 }
 export const DEFAULT_RECONCILE_AFTER_MS = 10_000
 export type PaymentOutcome = 'processed' | 'failed' | 'duplicate'
@@ -54,13 +61,21 @@ export async function processPayment(tx: Db, deps: PaymentDeps, message: Command
   return answerAgain(tx, deps, message, ctx, committed)
 }
 
+export const missingPaymentMethod = {
+  outcome: 'declined',
+  code: 'payment-method.missing',
+  reason: 'The order has no payment method and no default payment method is configured (PAYMENTS_DEFAULT_PAYMENT_TOKEN).',
+} as const
+
 const metaOf = (message: Command, ctx: Ctx) => ({ correlationId: ctx.correlationId, causationId: ctx.causationId ?? message.id })
 
 async function charge(tx: Db, deps: PaymentDeps, message: Command, ctx: Ctx, payment: Payment): Promise<PaymentOutcome> {
-  const { orderId, sagaId, amountCents, currency, paymentToken } = message.data
+  const { orderId, sagaId, amountCents, currency } = message.data
+  const token = message.data.paymentToken || deps.defaultPaymentToken
   const result: Attempted<ChargeResult> =
     amountCents === 0 ? { outcome: 'approved', chargeId: '', attempts: 0 }
-    : await deps.gateway.charge({ idempotencyKey: chargeKey(orderId), amountCents, currency, token: paymentToken })
+    : !token ? { ...missingPaymentMethod, attempts: 0 }
+    : await deps.gateway.charge({ idempotencyKey: chargeKey(orderId), amountCents, currency, token })
   if (result.outcome === 'approved') {
     await settlePayment(tx, payment.id, { status: 'CHARGED', gateway_charge_id: result.chargeId || null, failure_code: null, failure_reason: null, attempts: result.attempts, now: deps.now() })
     await enqueue(tx, newMessage('PAYMENT_PROCESSED', { orderId, sagaId, paymentId: payment.id, amountCents }, metaOf(message, ctx), deps.now()))

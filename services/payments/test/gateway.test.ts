@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import client from 'prom-client'
 import { createHealth } from '@trackops/runtime'
-import { createResilientGateway, GatewayError, gatewayHealth, type PaymentGateway } from '../src/gateway.ts'
+import { GatewayError, type PaymentGateway } from '../src/gateway.ts'
+import { createResilientGateway, gatewayHealth } from '../src/resilient-gateway.ts'
 import { createPaymentHandler } from '../src/handlers.ts'
 import { apply, db, paymentOf, processCommand, repliesFor, sandboxDb } from './support.ts'
 
@@ -42,7 +43,8 @@ describe('payment gateway circuit breaker', () => {
   it('when five attempts fail in a row, then the breaker opens, later payments fail fast as gateway_unavailable, and it closes after a good trial call', async () => {
     const stub = flakyGateway()
     const breakerName = `test_${randomUUID().slice(0, 8)}`
-    const gateway = createResilientGateway(stub.gateway, { timeoutMs: 200, initialBackoffMs: 5, maxBackoffMs: 10, halfOpenAfterMs: 300, breakerName })
+    let clock = Date.parse('2030-01-01T00:00:00.000Z')
+    const gateway = createResilientGateway(stub.gateway, { timeoutMs: 200, initialBackoffMs: 5, maxBackoffMs: 10, halfOpenAfterMs: 300, breakerName, now: () => clock })
     const handle = createPaymentHandler({ gateway, now: () => new Date(), newId: randomUUID })
     const health = createHealth()
     health.register('paymentGateway', gatewayHealth(gateway, { gateway: 'stub' }))
@@ -70,9 +72,16 @@ describe('payment gateway circuit breaker', () => {
     const [reply] = await repliesFor(third.data.orderId)
     expect(reply).toMatchObject({ type: 'PAYMENT_FAILED', payload: { data: { code: 'gateway_unavailable' } } })
 
+    // just before halfOpenAfter: still open, still no gateway call
+    clock += 299
+    const early = processCommand()
+    await apply(handle, early)
+    expect(stub.state.calls).toBe(5)
+    expect(await paymentOf(early.data.orderId)).toMatchObject({ status: 'FAILED', failure_code: 'gateway_unavailable' })
+
     // after halfOpenAfter the gateway is healthy again: the trial call succeeds and the breaker closes
     stub.state.healthy = true
-    await new Promise((r) => setTimeout(r, 350))
+    clock += 1
     const fourth = processCommand()
     await apply(handle, fourth)
     expect(await paymentOf(fourth.data.orderId)).toMatchObject({ status: 'CHARGED', attempts: 1 })

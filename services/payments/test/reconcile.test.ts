@@ -3,7 +3,8 @@
 // one it keeps reporting as pending is retried with a growing delay and then handed to an operator.
 import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createResilientGateway, createSandboxGateway, sandboxTokens } from '../src/gateway.ts'
+import { createResilientGateway } from '../src/resilient-gateway.ts'
+import { createSandboxGateway, sandboxTokens } from '../src/sandbox-gateway.ts'
 import { createPaymentHandler } from '../src/handlers.ts'
 import { chargeKey } from '../src/process-payment.ts'
 import { MAX_CHECKS, reconcileDue } from '../src/reconcile.ts'

@@ -29,7 +29,7 @@ export const refundCommand = (orderId: string, sagaId: string = randomUUID()) =>
   newMessage('REFUND_PAYMENT', { orderId, sagaId, reason: 'saga compensation' }, { correlationId: `pay-test-${randomUUID()}` })
 
 /** Applies the message like the runner: one transaction; the handler's outbox rows commit with it. */
-export async function apply(handle: MessageHandler, message: AnyMessage) {
+export async function apply(handle: MessageHandler<PaymentsDb>, message: AnyMessage) {
   await db.transaction().execute((tx) =>
     handle(tx, message, { correlationId: message.correlationId, causationId: message.id, log: logger, headers: {}, recordTimestamp: Date.now() }),
   )

@@ -6,14 +6,15 @@ import type { Logger } from 'pino'
 import { buildAsyncApi, isMessageType } from '@trackops/contracts'
 import type { KafkaProducer } from '@trackops/messaging'
 import { AppError, createApp, ProblemSchema, type AppOptions } from '@trackops/http'
-import type { Health } from '@trackops/runtime'
 import { renderAsyncApiPage } from './asyncapi-page.ts'
 import { dlqStats, dlqStatuses, findDeadLetter, listDeadLetters, requestReplays, resolveDeadLetter } from './dlq-store.ts'
 import { findEvent, listOfAggregate, listOfType, listUnpublished, publishAll, publishUntil } from './events-store.ts'
 import { publishingReport } from './publishing.ts'
 import { selectSources, sourceNames, type Source } from './sources.ts'
+import packageJson from '../package.json' with { type: 'json' }
 
-export interface RelayAppDeps {
+/** What createApp needs (verify is required), plus the relay's own. */
+export interface RelayAppDeps extends Pick<AppOptions, 'logger' | 'health' | 'verify' | 'rateLimit' | 'metricsPublic'> {
   sources: Source[]
   strategy: 'debezium' | 'outbox'
   /** Needed only under the outbox strategy (publishing on demand). */
@@ -24,13 +25,7 @@ export interface RelayAppDeps {
   retentionSeconds?: number
   /** Stand-in for Kafka Connect's HTTP API in tests. */
   fetch?: typeof fetch
-  logger: Logger
-  health: Health
-  verify?: AppOptions['verify']
-  rateLimit?: AppOptions['rateLimit']
-  metricsPublic?: boolean
   batchSize?: number
-  version?: string
 }
 
 const Problem = ProblemSchema as unknown as ReturnType<typeof Type.Unsafe>
@@ -147,16 +142,22 @@ function window(page: number, size: number) {
     throw new AppError('request.bad-request', `page × size may reach at most ${MAX_WINDOW} rows; narrow the filter instead.`)
   }
 }
+/** Staff routes only run behind a verified token; a missing identity is refused, never recorded as someone. */
+const actorOf = (req: { principal?: { sub: string } | undefined }) => {
+  if (!req.principal) throw new AppError('auth.unauthorized', 'A verified identity is required.')
+  return req.principal.sub
+}
 const paged = <T>(content: T[], total: number, page: number, size: number) => ({ content, page, size, totalElements: total, totalPages: Math.ceil(total / size) })
 
 export async function buildApp(deps: RelayAppDeps) {
   const app = await createApp({
     name: 'relay',
+    version: packageJson.version,
     title: 'TrackOps event relay',
     description: 'Outbox publishing (outbox strategy), outbox and dead-letter operations over every service database, DLQ replay, and the AsyncAPI document of all events.',
     logger: deps.logger,
     health: deps.health,
-    ...(deps.verify ? { verify: deps.verify } : {}),
+    verify: deps.verify,
     ...(deps.rateLimit ? { rateLimit: deps.rateLimit } : {}),
     ...(deps.metricsPublic !== undefined ? { metricsPublic: deps.metricsPublic } : {}),
   })
@@ -164,7 +165,7 @@ export async function buildApp(deps: RelayAppDeps) {
   const batchSize = deps.batchSize ?? 500
   const connectUrl = deps.connectUrl ?? 'http://127.0.0.1:8083'
   const retentionSeconds = deps.retentionSeconds ?? 600
-  const asyncApi = buildAsyncApi(deps.version ?? '0.1.0')
+  const asyncApi = buildAsyncApi(packageJson.version)
   const asyncApiPage = renderAsyncApiPage(asyncApi)
 
   function publisher(): KafkaProducer {
@@ -320,7 +321,7 @@ export async function buildApp(deps: RelayAppDeps) {
   })
 
   const resolve = (to: 'REPLAY_REQUESTED' | 'DISCARDED') => async (req: { params: { id: string }; principal?: { sub: string } | undefined; log: Logger }) => {
-    const actor = req.principal?.sub ?? 'anonymous'
+    const actor = actorOf(req)
     const result = await resolveDeadLetter(sources, req.params.id, to, actor)
     if (result.outcome === 'not-found') throw new AppError('dlq.not-found', `No dead letter with id ${req.params.id}.`)
     if (result.outcome === 'conflict') {
@@ -353,7 +354,7 @@ export async function buildApp(deps: RelayAppDeps) {
     if (!topic && !group && !key) {
       throw new AppError('dlq.validation', 'Give at least one of topic, group or key: replaying every dead letter at once is not offered.', { errors: [{ field: 'topic', message: 'topic, group or key is required' }] })
     }
-    const actor = req.principal?.sub ?? 'anonymous'
+    const actor = actorOf(req)
     const results = await requestReplays(selectSources(sources, source), { topic, group, key }, actor)
     const ids = results.flatMap((r) => r.ids)
     req.log.child({ audit: true, actor, action: 'dlq.replay-matching' }).info({ filter: { source, topic, group, key }, deadLetterIds: ids }, 'audit dlq.replay-matching')

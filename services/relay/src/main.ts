@@ -1,7 +1,7 @@
-// Composition root of the event relay: config → one pool per service database (as relay_svc), producer →
-// HTTP app → the polling publisher (outbox strategy only) → pruning and metrics timers → listen.
+// The event relay: HTTP API (events, dead letters, AsyncAPI) over one pool per service database (as relay_svc),
+// the polling publisher (outbox strategy only), outbox pruning and the relay metrics.
 import { createKafkaAdmin, createKafkaProducer, createRelay, pruneOutbox } from '@trackops/messaging'
-import { createHealth, createLogger, createRedis, initTracing, onShutdown, redisComponent } from '@trackops/runtime'
+import { createHealth, createLogger, createRedis, initTracing, redisComponent, runService } from '@trackops/runtime'
 import { createRateLimiter, createVerifier, rateLimitSettings } from '@trackops/http'
 import { loadRelayConfig } from './config.ts'
 import { registerRelayHealth } from './health.ts'
@@ -30,9 +30,7 @@ const redis = config.RATE_LIMIT_ENABLED ? createRedis(config.REDIS_URL, 'relay')
 
 const health = createHealth()
 registerRelayHealth(health, { sources, strategy, admin, connectUrl: config.KAFKA_CONNECT_URL, backlogWarnSeconds: config.OUTBOX_BACKLOG_WARN_SECONDS })
-if (redis) {
-  health.register('redis', redisComponent(redis))
-}
+if (redis) health.register('redis', redisComponent(redis))
 
 const app = await buildApp({
   sources,
@@ -52,9 +50,6 @@ const app = await buildApp({
   metricsPublic: config.METRICS_PUBLIC,
 })
 
-// The publisher runs only under the outbox strategy; under debezium the WAL is the publisher.
-const relay = producer ? createRelay({ sources, producer, logger, pollMs: config.RELAY_POLL_MS, batchSize: config.RELAY_BATCH_SIZE }) : null
-
 // Pruning runs under both strategies (every copy may run it: the DELETE is idempotent). The inbox
 // (processed_events) is not pruned here: relay_svc has no DELETE on it, and its retention must outlast the
 // topics' retention anyway — each service prunes its own.
@@ -69,24 +64,16 @@ async function prune() {
   }
 }
 const metrics = createRelayMetrics({ sources, strategy, logger })
-const pruner = setInterval(() => void prune(), PRUNE_EVERY_MS)
-const refresher = setInterval(() => void metrics.refresh(), METRICS_EVERY_MS)
-void prune()
-void metrics.refresh()
 
-await app.listen({ host: config.HOST, port: config.RELAY_PORT })
-await relay?.start()
+await runService({
+  logger,
+  http: { listen: () => app.listen({ host: config.HOST, port: config.RELAY_PORT }), close: () => app.close() },
+  // The publisher runs only under the outbox strategy; under debezium the WAL is the publisher.
+  workers: producer ? [createRelay({ sources, producer, logger, pollMs: config.RELAY_POLL_MS, batchSize: config.RELAY_BATCH_SIZE })] : [],
+  jobs: [
+    { name: 'outbox pruning', intervalMs: PRUNE_EVERY_MS, runAtStart: true, run: prune },
+    { name: 'relay metrics refresh', intervalMs: METRICS_EVERY_MS, runAtStart: true, run: () => metrics.refresh() },
+  ],
+  close: [async () => producer?.close(), () => admin.close(), async () => redis?.disconnect(), () => closeSources(sources)],
+})
 logger.info({ strategy, sources: sources.map((s) => s.name) }, 'relay ready')
-
-onShutdown(logger, [
-  () => app.close(),
-  async () => {
-    clearInterval(pruner)
-    clearInterval(refresher)
-  },
-  async () => relay?.stop(),
-  async () => producer?.close(),
-  () => admin.close(),
-  async () => redis?.disconnect(),
-  () => closeSources(sources),
-])

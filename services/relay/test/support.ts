@@ -8,7 +8,7 @@ import { sql } from 'kysely'
 import pg from 'pg'
 import { runner } from 'node-pg-migrate'
 import { createDb, createHealth } from '@trackops/runtime'
-import { messagingMigrationsDir, newMessage, type KafkaProducer, type KafkaRecordOut } from '@trackops/messaging'
+import { messagingMigrationsDir, newMessage, type KafkaProducer, type KafkaRecordOut, type MessagingTables } from '@trackops/messaging'
 import { createVerifier } from '@trackops/http'
 import { testEnv, tokenFor } from '../../../tests/support/env.ts'
 import { buildApp, type RelayAppDeps } from '../src/http.ts'
@@ -17,9 +17,9 @@ import { createSources, type Source, type SourceName } from '../src/sources.ts'
 export const TEST_TOPIC = 'trackops.test.events'
 
 export const ownerDbs = {
-  orders: createDb(testEnv.componentDbs.orders, { max: 2 }),
-  inventory: createDb(testEnv.componentDbs.inventory, { max: 2 }),
-  payments: createDb(testEnv.componentDbs.payments, { max: 2 }),
+  orders: createDb<MessagingTables>(testEnv.componentDbs.orders, { max: 2 }),
+  inventory: createDb<MessagingTables>(testEnv.componentDbs.inventory, { max: 2 }),
+  payments: createDb<MessagingTables>(testEnv.componentDbs.payments, { max: 2 }),
 }
 export const relayUrls = {
   orders: testEnv.componentRelayDbs.orders,
