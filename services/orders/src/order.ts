@@ -28,7 +28,6 @@ export function cancelledByOf(cause: ChangeCause, actor: string | undefined): st
 }
 
 export const CURRENCY = 'USD'
-export const DEFAULT_PAYMENT_TOKEN = 'tok_visa'
 
 export interface Address {
   streetAddress: string
