@@ -3,10 +3,9 @@
 // request wrote nothing. Recreated by every run of the suite.
 import pg from 'pg'
 import { sql, type Kysely } from 'kysely'
-import { runner } from 'node-pg-migrate'
 import { createDb } from '@trackops/runtime'
-import { messagingMigrationsDir } from '@trackops/messaging'
 import { testDbSuffix, testEnv } from '../support/env.ts'
+import { recreateServiceDatabases } from '../support/service-databases.ts'
 
 export const fuzzServices = ['orders', 'inventory', 'payments'] as const
 export type FuzzService = (typeof fuzzServices)[number]
@@ -21,24 +20,7 @@ export const fuzzDbs = {
 }
 
 export async function createFuzzDatabases(): Promise<void> {
-  const admin = new pg.Client({ connectionString: testEnv.adminDb })
-  await admin.connect()
-  try {
-    for (const service of fuzzServices) {
-      const name = fuzzName(service)
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await admin.query(`CREATE DATABASE ${name} OWNER ${service}_svc`)
-      await admin.query(`REVOKE CONNECT ON DATABASE ${name} FROM PUBLIC`)
-      await admin.query(`GRANT CONNECT ON DATABASE ${name} TO ${service}_svc, relay_svc`)
-    }
-  } finally {
-    await admin.end()
-  }
-  await Promise.all(fuzzServices.map(async (service) => {
-    const common = { databaseUrl: fuzzDbs.own[service], direction: 'up' as const, count: Infinity, log: () => undefined }
-    await runner({ ...common, dir: messagingMigrationsDir, migrationsTable: 'pgmigrations_messaging' })
-    await runner({ ...common, dir: new URL(`../../services/${service}/migrations`, import.meta.url).pathname, migrationsTable: 'pgmigrations' })
-  }))
+  await recreateServiceDatabases(fuzzServices.map((service) => ({ service, name: fuzzName(service), url: fuzzDbs.own[service] })))
 }
 
 export async function dropFuzzDatabases(): Promise<void> {
