@@ -11,12 +11,11 @@
 //   - the TTL (with jitter) as a backstop.
 // Saga-driven changes commit inside the consumer runner's transaction, where nothing can run after the commit:
 // they reach the cache only through the change stream, so such an order is stale for at most the CDC lag.
-import client from 'prom-client'
 import type { Logger } from 'pino'
 import type { AnyMessage } from '@trackops/contracts'
 import type { Redis } from '@trackops/runtime'
 import type { RowChange } from '@trackops/messaging'
-import { createEntityCache, type Codec, type EntityCache } from '@trackops/cache'
+import { createEntityCache, observeInvalidationLag, type Codec, type EntityCache } from '@trackops/cache'
 import { isOrderStatus, type Order, type OrderStatus } from './order.ts'
 import { getOrder, type Db } from './order-store.ts'
 
@@ -128,20 +127,6 @@ export function orderChangeOfEvent(message: AnyMessage): OrderChange | null {
     default:
       return null
   }
-}
-
-const invalidationLag =
-  (client.register.getSingleMetric('trackops_cache_invalidation_lag_seconds') as client.Histogram | undefined) ??
-  new client.Histogram({
-    name: 'trackops_cache_invalidation_lag_seconds',
-    help: 'From the commit of a change (Debezium source.ts_ms, or the domain event time) to its invalidation or warm applied in Redis.',
-    labelNames: ['cache'],
-    buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30],
-  })
-
-/** Observes the lag of a change that reached Redis (deferred writes are measured by their replay, not here). */
-export function observeInvalidationLag(cache: string, committedAt: number, outcome: 'applied' | 'ignored' | 'deferred') {
-  if (outcome !== 'deferred') invalidationLag.observe({ cache }, Math.max(0, Date.now() - committedAt) / 1000)
 }
 
 const MAX_ANNOUNCING = 10_000
