@@ -8,6 +8,7 @@ import pg from 'pg'
 import type { App } from '@trackops/http'
 import { componentDbName, testEnv } from '../../../tests/support/env.ts'
 import { outboxComponent } from '../src/health.ts'
+import type { CaptureStatus } from '../src/publishing.ts'
 import { auth, closeAll, insertOutboxRow, relayApp, sources } from './support.ts'
 
 const CONNECT = 'http://connect.test'
@@ -41,14 +42,6 @@ const lsn = (text: string) => {
   return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`)
 }
 
-interface CaptureSource {
-  source: string
-  connector: { name: string; state: string; tasks: { id: number; state: string; trace: string | null }[]; error?: string }
-  slot: { name: string; active: boolean; confirmedFlushLsn: string | null; currentWalLsn: string; lagBytes: number | null } | null
-  retained: { rows: number; oldestAgeSeconds: number | null } | null
-  error?: string
-}
-
 let apps: App[] = []
 async function stats(strategy: 'debezium' | 'outbox', get?: typeof fetch) {
   const app = await relayApp(strategy, null, undefined, { connectUrl: CONNECT, retentionSeconds: 600, ...(get ? { fetch: get } : {}) })
@@ -80,7 +73,7 @@ describe('outbox stats under the debezium strategy', () => {
     expect(body).toMatchObject({ strategy: 'debezium', publisher: 'debezium', retentionSeconds: 600, connectUrl: CONNECT })
     expect(body.explanation).toMatch(/nothing marks rows published/)
     expect(standIn.asked).toEqual([`${CONNECT}/connectors?expand=status&expand=info`])
-    const sources = body.sources as CaptureSource[]
+    const sources = body.sources as CaptureStatus[]
     expect(sources.map((s) => s.source)).toEqual(['orders', 'inventory', 'payments'])
     for (const s of sources) expect(s).not.toHaveProperty('unpublished')
 
@@ -101,14 +94,14 @@ describe('outbox stats under the debezium strategy', () => {
 
   it('when a connector task failed, then the task state and the first line of its trace are reported', async () => {
     const standIn = connect({ 'trackops-payments-outbox': { state: 'RUNNING', tasks: [{ state: 'FAILED', trace: 'org.apache.kafka.connect.errors.ConnectException: slot is in use\n\tat io.debezium…' }], slotName: slot } })
-    const payments = ((await stats('debezium', standIn.get)).sources as CaptureSource[]).find((s) => s.source === 'payments')!
+    const payments = ((await stats('debezium', standIn.get)).sources as CaptureStatus[]).find((s) => s.source === 'payments')!
     expect(payments.connector.tasks).toEqual([{ id: 0, state: 'FAILED', trace: 'org.apache.kafka.connect.errors.ConnectException: slot is in use' }])
     expect(payments.slot?.name).toBe(slot)
   })
 
   it('when Kafka Connect does not answer, then every connector is UNREACHABLE with the reason, and the databases are still read', async () => {
     const body = await stats('debezium', connect('down').get)
-    for (const s of body.sources as CaptureSource[]) {
+    for (const s of body.sources as CaptureStatus[]) {
       expect(s.connector).toMatchObject({ state: 'UNREACHABLE', tasks: [], error: expect.stringContaining(`Kafka Connect does not answer at ${CONNECT}`) })
       expect(s.retained).not.toBeNull()
     }

@@ -10,6 +10,7 @@ import { Confirm, Json, Panel, ProblemBox, Sparkline, StatusBadge } from '../com
 import { Link } from '../router.ts'
 import { ago, bytes, number, seconds } from '../format.ts'
 import { isAdmin, type Session } from '../session.ts'
+import type { CaptureStatus, PublishingReport } from '../../../../services/relay/src/publishing.ts'
 
 interface ComponentHealth {
   status: string
@@ -67,25 +68,8 @@ interface Summary extends Point {
   history: Point[]
 }
 /** GET /api/events/stats (relay): what publishes the outbox depends on the strategy, and so do the numbers. */
-interface CaptureSource {
-  source: string
-  connector: { name: string; state: string; tasks: { id: number; state: string; trace: string | null }[]; error?: string }
-  slot: { name: string; active: boolean; confirmedFlushLsn: string | null; currentWalLsn: string; lagBytes: number | null } | null
-  retained: { rows: number; oldestAgeSeconds: number | null } | null
-  error?: string
-}
-interface BacklogSource {
-  source: string
-  unpublished?: number
-  published?: number
-  failed?: number
-  oldestUnpublishedAgeSeconds?: number | null
-  error?: string
-}
-type OutboxStats = { explanation: string; retentionSeconds: number; timestamp: string } & (
-  | { strategy: 'debezium'; publisher: 'debezium'; connectUrl: string; sources: CaptureSource[] }
-  | { strategy: 'outbox'; publisher: 'relay'; sources: BacklogSource[] }
-)
+type OutboxStats = PublishingReport
+type BacklogSource = Extract<PublishingReport, { strategy: 'outbox' }>['sources'][number]
 interface DlqStats {
   groups: { source: string; group: string; topic: string; dead: number; replayRequested: number; replayed: number; discarded: number; parked: number }[]
   unavailable: { source: string; error: string }[]
@@ -239,11 +223,11 @@ function ConnectorsPanel(props: { admin: boolean }) {
     </${Panel}>`
 }
 
-const capturing = (x: CaptureSource) =>
+const capturing = (x: CaptureStatus) =>
   x.connector.state === 'RUNNING' && x.connector.tasks.length > 0 && x.connector.tasks.every((t) => t.state === 'RUNNING') && !!x.slot?.active
 
 /** Debezium publishes from the WAL and marks nothing: what it captured is its slot's position, not a row count. */
-function CaptureTable(props: { sources: CaptureSource[] }) {
+function CaptureTable(props: { sources: CaptureStatus[] }) {
   return html`
     <table class="table" data-testid="outbox" data-strategy="debezium">
       <thead><tr><th>Service</th><th>Connector</th><th>Slot</th><th class="num" title="current WAL − the slot's confirmed_flush_lsn">Slot lag</th>
@@ -271,7 +255,7 @@ function BacklogTable(props: { sources: BacklogSource[] }) {
   return html`
     <table class="table" data-testid="outbox" data-strategy="outbox">
       <thead><tr><th>Service</th><th class="num">Unpublished</th><th class="num">Failed attempts</th><th class="num">Oldest waiting</th><th class="num">Published (retained)</th></tr></thead>
-      <tbody>${props.sources.map((x) => (x.error
+      <tbody>${props.sources.map((x) => ('error' in x
         ? html`<tr data-source=${x.source}><td>${x.source}</td><td colspan="4" class="error-text">${x.error}</td></tr>`
         : html`<tr data-source=${x.source} data-unpublished=${x.unpublished}><td>${x.source}</td><td class="num">${number(x.unpublished)}</td><td class="num">${number(x.failed)}</td>
             <td class="num">${seconds(x.oldestUnpublishedAgeSeconds ?? null)}</td><td class="num">${number(x.published)}</td></tr>`))}
