@@ -1,8 +1,10 @@
 // Raw change-data-capture consumption (Debezium envelopes). These records are facts about rows, not business
 // events: their handlers (cache invalidation, the catalog replica, live updates) must be idempotent and fenced
-// by row version, so there is no inbox; a record is applied in partition order and its offset committed after.
+// by row version, so there is no inbox. Records come in batches (batcher.ts): the changes of one row are applied in
+// offset order, different rows side by side, and the batch's offsets are committed once all of them are applied.
 import type { Logger } from 'pino'
 import { subscribe, type KafkaRecordIn, type KafkaSubscription } from './kafka.ts'
+import { commitOffsets, createBatcher, defaultBatch, type BatchPolicy, type Pending } from './batcher.ts'
 import { isInfrastructureError } from '@trackops/runtime'
 import { messagingMetrics as m } from './metrics.ts'
 import { watchLag } from './lag.ts'
@@ -45,23 +47,19 @@ export function createChangeConsumer(opts: {
   topics: string[]
   handle: (change: RowChange) => Promise<void>
   attempts?: number
+  batch?: BatchPolicy
+  /**
+   * Only the latest change of a row in a batch is applied: for handlers that need the row as it is now (a replica,
+   * a cache), not every step it took. A burst of stock updates to one product then costs one write, not one each.
+   */
+  latestOnly?: boolean
 }) {
   const { logger, group } = opts
-  const queues = new Map<string, Promise<void>>()
   let subscription: KafkaSubscription | undefined
   let stopping = false
   let stopLag: (() => void) | undefined
 
-  async function apply(record: KafkaRecordIn) {
-    let change: RowChange | null
-    try {
-      change = parseRowChange(record)
-    } catch (error) {
-      m.consumed.inc({ group, topic: record.topic, outcome: 'dead_lettered' })
-      logger.error({ err: error, group, topic: record.topic, offset: record.offset.toString() }, 'undecodable change record skipped')
-      return
-    }
-    if (!change) return
+  async function apply(record: KafkaRecordIn, change: RowChange) {
     for (let attempt = 1; ; attempt++) {
       try {
         await opts.handle(change)
@@ -82,26 +80,47 @@ export function createChangeConsumer(opts: {
     }
   }
 
+  /** The changes of a batch, by row (topic and key) in offset order; rows are applied side by side, a row's changes in order. */
+  async function applyBatch(batch: Pending[]) {
+    const byRow = new Map<string, { record: KafkaRecordIn; change: RowChange }[]>()
+    for (const { record } of batch) {
+      let change: RowChange | null
+      try {
+        change = parseRowChange(record)
+      } catch (error) {
+        m.consumed.inc({ group, topic: record.topic, outcome: 'dead_lettered' })
+        logger.error({ err: error, group, topic: record.topic, offset: record.offset.toString() }, 'undecodable change record skipped')
+        continue
+      }
+      if (!change) continue
+      const row = `${record.topic}\u0000${record.key}`
+      const changes = byRow.get(row) ?? []
+      if (opts.latestOnly && changes.length > 0) {
+        m.consumed.inc({ group, topic: record.topic, outcome: 'superseded' })
+        changes.length = 0
+      }
+      changes.push({ record, change })
+      byRow.set(row, changes)
+    }
+    await Promise.all([...byRow.values()].map(async (changes) => {
+      for (const { record, change } of changes) await apply(record, change)
+    }))
+    commitOffsets(batch, logger, group)
+  }
+
+  const batcher = createBatcher({ policy: opts.batch ?? defaultBatch, apply: applyBatch, subscription: () => subscription, logger, group })
+
   return {
     group,
     name: group,
     async start() {
+      stopping = false
       subscription = await subscribe({
         brokers: opts.brokers,
         groupId: group,
         clientId: `${group}-${process.pid}`,
         topics: opts.topics,
-        onRecord(record, commit) {
-          const key = `${record.topic}:${record.partition}`
-          // As in the event consumer: commit after applying, without waiting for the broker's answer.
-          const next = (queues.get(key) ?? Promise.resolve())
-            .then(() => apply(record))
-            .then(() => {
-              commit().catch((error) => logger.warn({ err: error, group }, 'offset commit failed; the change will be redelivered'))
-            })
-            .catch((error) => logger.warn({ err: error, group }, 'change record left uncommitted'))
-          queues.set(key, next)
-        },
+        onRecord: batcher.push,
         onError: (error) => logger.error({ err: error, group }, 'change stream error'),
       })
       stopLag = watchLag({ brokers: opts.brokers, group, topics: opts.topics, logger })
@@ -110,7 +129,7 @@ export function createChangeConsumer(opts: {
       stopping = true
       stopLag?.()
       subscription?.pause()
-      await Promise.allSettled([...queues.values()])
+      await batcher.stop()
       await subscription?.close()
     },
   }

@@ -17,8 +17,8 @@ export function createCommandHandler(deps: ReserveDeps): MessageHandler<Inventor
         const { orderId, sagaId, items } = message.data
         const r = await reserveStock(tx, deps, { orderId, sagaId, requestedBy: null, items }, ctx)
         inventoryMetrics.reservations.inc({ outcome: r.replayed ? 'REPLAYED' : r.outcome, source: 'saga' })
-        if (r.outcome === 'FAILED') ctx.log.info({ orderId, failedItems: r.failedItems, replayed: r.replayed }, 'reservation failed')
-        else ctx.log.info({ orderId, lines: r.reservations.length, replayed: r.replayed }, 'stock reserved')
+        if (r.outcome === 'FAILED') ctx.log.debug({ orderId, failedItems: r.failedItems, replayed: r.replayed }, 'reservation failed')
+        else ctx.log.debug({ orderId, lines: r.reservations.length, replayed: r.replayed }, 'stock reserved')
         return
       }
       case 'RELEASE_INVENTORY': {
@@ -26,15 +26,15 @@ export function createCommandHandler(deps: ReserveDeps): MessageHandler<Inventor
         const r = await releaseStock(tx, deps, { orderId, sagaId, reason }, ctx)
         for (const l of r.released) inventoryMetrics.released.inc({ kind: 'reserved' }, l.quantity)
         for (const l of r.restocked) inventoryMetrics.released.inc({ kind: 'restocked' }, l.quantity)
-        ctx.log.info({ orderId, released: r.released, restocked: r.restocked, reason }, 'stock released')
+        ctx.log.debug({ orderId, released: r.released, restocked: r.restocked, reason }, 'stock released')
         return
       }
       case 'COMMIT_RESERVATION': {
         const { orderId } = message.data
         const r = await commitReservation(tx, deps, orderId)
         inventoryMetrics.commits.inc({ outcome: r.outcome })
-        if (r.outcome === 'COMMITTED') ctx.log.info({ orderId, lines: r.reservations.length }, 'reservation committed')
-        else if (r.outcome === 'ALREADY_COMMITTED') ctx.log.info({ orderId }, 'reservation already committed')
+        if (r.outcome === 'COMMITTED') ctx.log.debug({ orderId, lines: r.reservations.length }, 'reservation committed')
+        else if (r.outcome === 'ALREADY_COMMITTED') ctx.log.debug({ orderId }, 'reservation already committed')
         else ctx.log.warn({ orderId, outcome: r.outcome, reason: r.outcome === 'REFUSED' ? r.reason : 'no reservation for this order' }, 'commit refused; stock unchanged')
         return
       }

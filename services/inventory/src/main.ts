@@ -2,7 +2,7 @@
 // raw change stream (inventory-cache), the reservation expiry sweeper.
 import { randomUUID } from 'node:crypto'
 import { CdcTopics, Topics } from '@trackops/contracts'
-import { createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
+import { batchPolicyOf, createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
 import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, loadConfig, redisComponent, runService } from '@trackops/runtime'
 import { createRateLimiter, createVerifier, rateLimitSettings } from '@trackops/http'
 import { cacheComponent, createCacheRegistry } from '@trackops/cache'
@@ -65,11 +65,12 @@ await runService({
       logger,
       group: commandsGroup,
       topics: [Topics.inventoryCommands],
+      batch: batchPolicyOf(config),
       handle: createCommandHandler({ now, newId: randomUUID, ttlSeconds: config.INVENTORY_RESERVATION_TTL_SECONDS }),
     }),
     // Item rows from the WAL, under either publishing strategy: there are no item domain events, and the
     // inventory-cdc connector runs under the outbox strategy too.
-    createChangeConsumer({ brokers, logger, group: 'inventory-cache', topics: [CdcTopics.inventoryItems], handle: createItemChangeHandler({ cache: itemCache.cache, logger }) }),
+    createChangeConsumer({ brokers, logger, group: 'inventory-cache', topics: [CdcTopics.inventoryItems], handle: createItemChangeHandler({ cache: itemCache.cache, logger }), batch: batchPolicyOf(config), latestOnly: true }),
   ],
   jobs: [reservationSweep({ db, intervalMs: config.INVENTORY_SWEEP_INTERVAL_SECONDS * 1000, batchSize: config.INVENTORY_SWEEP_BATCH_SIZE, now, logger })],
   close: [() => producer.close(), () => kafkaAdmin.close(), async () => redis.disconnect(), () => db.destroy()],

@@ -7,10 +7,10 @@ import { CdcTopics, Topics } from '@trackops/contracts'
 import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, runService } from '@trackops/runtime'
 import { createRateLimiter, createVerifier, rateLimitSettings } from '@trackops/http'
 import { cacheComponent, createCacheRegistry } from '@trackops/cache'
-import { createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
+import { batchPolicyOf, createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
 import { loadOrdersConfig } from './config.ts'
 import { buildApp } from './http.ts'
-import { createMessageHandler } from './handlers.ts'
+import { createBatchHandler, createMessageHandler } from './handlers.ts'
 import { createCatalogChangeHandler } from './catalog.ts'
 import { pruneIdempotencyKeys, type Db } from './order-store.ts'
 import { createSaga } from './saga/create-saga.ts'
@@ -82,6 +82,7 @@ const orderChanges =
         logger,
         group: 'orders-cache-events',
         topics: [Topics.orderEvents],
+        batch: batchPolicyOf(config),
         handle: async (_tx, message) => {
           const change = orderChangeOfEvent(message)
           if (change) await applyOrderChange(change)
@@ -92,6 +93,8 @@ const orderChanges =
         logger,
         group: 'orders-cache',
         topics: [CdcTopics.orders],
+        // Every change, not only the latest: watchers of the live feed see each status an order passes through.
+        batch: batchPolicyOf(config),
         handle: async (row) => {
           const change = orderChangeOfRow(row)
           if (change) await applyOrderChange(change)
@@ -103,8 +106,9 @@ await runService({
   logger,
   http: { listen: () => app.listen({ host: config.HOST, port: config.ORDERS_PORT }), close: () => app.close() },
   workers: [
-    createConsumer({ db, brokers, producer, logger, group: 'orders-saga', topics: [Topics.inventoryEvents, Topics.paymentEvents], handle: createMessageHandler({ saga }) }),
-    createChangeConsumer({ brokers, logger, group: 'orders-catalog', topics: [CdcTopics.inventoryItems], handle: createCatalogChangeHandler({ db, logger }) }),
+    createConsumer({ db, brokers, producer, logger, group: 'orders-saga', topics: [Topics.inventoryEvents, Topics.paymentEvents], handle: createMessageHandler({ saga }), handleBatch: createBatchHandler({ saga }), batch: batchPolicyOf(config) }),
+    // The replica needs each product as it is now: of a burst of stock changes, only the latest is written.
+    createChangeConsumer({ brokers, logger, group: 'orders-catalog', topics: [CdcTopics.inventoryItems], handle: createCatalogChangeHandler({ db, logger }), batch: batchPolicyOf(config), latestOnly: true }),
     orderChanges,
   ],
   jobs: [

@@ -5,6 +5,7 @@ import type { Participant } from '@trackops/contracts'
 import type { MessagingTables } from '@trackops/messaging'
 import type { ChangeCause, Order, OrderItem, OrderStatus } from './order.ts'
 import type { PaymentState, ReservationState, SagaLine, SagaStatus, StepKind, StepName, StepStatus } from './saga/saga.ts'
+import { heldWrites } from './held-writes.ts'
 
 type Timestamp = ColumnType<Date, Date, Date>
 
@@ -237,6 +238,14 @@ export async function lockOrder(tx: Db, id: string): Promise<Order | null> {
   return toOrder(row, (await itemsOf(tx, [id])).get(id) ?? [])
 }
 
+/** Locks the rows of several orders in id order (the order every writer takes them in) and reads them with their items. */
+export async function lockOrders(tx: Db, ids: string[]): Promise<Map<string, Order>> {
+  if (ids.length === 0) return new Map()
+  const rows = await tx.selectFrom('orders').selectAll().where('id', 'in', [...new Set(ids)]).orderBy('id').forUpdate().execute()
+  const items = await itemsOf(tx, rows.map((r) => r.id))
+  return new Map(rows.map((r) => [r.id, toOrder(r, items.get(r.id) ?? [])]))
+}
+
 /**
  * Guarded by the version the caller read: a concurrent change makes it return null instead of overwriting.
  * A change to CANCELLED records why and by whom in the same row, so every read of the order (cache included) has them.
@@ -246,6 +255,8 @@ export async function updateOrderStatus(
   input: { id: string; expectedVersion: number; status: OrderStatus; now: Date; cancellation?: { reason: string; by: string } },
 ): Promise<{ version: number; updatedAt: Date } | null> {
   const cancellation = input.status === 'CANCELLED' && input.cancellation ? { cancellation_reason: input.cancellation.reason, cancelled_by: input.cancellation.by } : {}
+  const held = heldWrites(tx)
+  if (held) return { version: held.order(input.id, input.expectedVersion, { status: input.status, updated_at: input.now, ...cancellation }), updatedAt: input.now }
   const row = await tx
     .updateTable('orders')
     .set((eb) => ({ status: input.status, updated_at: input.now, version: eb('version', '+', 1), ...cancellation }))
@@ -301,20 +312,20 @@ export interface HistoryEntry {
 }
 
 export async function insertHistory(tx: Db, e: HistoryEntry): Promise<void> {
-  await tx
-    .insertInto('order_history')
-    .values({
-      order_id: e.orderId,
-      from_status: e.from,
-      to_status: e.to,
-      cause: e.cause,
-      reason: e.reason,
-      actor: e.actor,
-      correlation_id: e.correlationId,
-      order_version: e.orderVersion,
-      occurred_at: e.at,
-    })
-    .execute()
+  const row = {
+    order_id: e.orderId,
+    from_status: e.from,
+    to_status: e.to,
+    cause: e.cause,
+    reason: e.reason,
+    actor: e.actor,
+    correlation_id: e.correlationId,
+    order_version: e.orderVersion,
+    occurred_at: e.at,
+  }
+  const held = heldWrites(tx)
+  if (held) held.history(row)
+  else await tx.insertInto('order_history').values(row).execute()
 }
 
 const historyEntryOf = (r: Selectable<OrderHistoryTable>): HistoryEntry => ({

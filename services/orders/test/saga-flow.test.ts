@@ -14,6 +14,7 @@ import { startPeriodic } from '@trackops/runtime'
 import { findSaga } from '../src/saga/store.ts'
 import { orderNotFound } from '../src/change-status.ts'
 import { placeOrder } from '../src/place-order.ts'
+import { createBatchHandler } from '../src/handlers.ts'
 import { getOrder, listHistory, lockOrder } from '../src/order-store.ts'
 import { STEP_TIMEOUT_SECONDS, createTestSaga, addProduct, address, createTestApp, createTestDb, forceStatus, insertBareOrder, outboxOf, bearer } from './support.ts'
 
@@ -413,4 +414,37 @@ describe('the order saga against PostgreSQL', () => {
 beforeAll(async () => {
   // The tables this file relies on exist (0002_sagas applied after 0001_orders).
   await sql`SELECT 1 FROM saga_instances, saga_steps LIMIT 1`.execute(db)
+})
+
+describe('replies applied as a batch (the consumer runner hands the group one batch per transaction)', () => {
+  const applyBatch = createBatchHandler({ saga })
+  const item = <T extends SagaReplyType>(type: T, ref: Ref) => {
+    const message = newMessage(type, replyData[type](ref) as MessageData<T>, { correlationId: 'batch' })
+    return { message, ctx: handlerCtx(message) }
+  }
+
+  it('when one batch holds two orders, one of them reserved and paid, then each reply sees the state the one before it left: that order CONFIRMED and COMPLETED, the other awaiting payment', async () => {
+    const a = await place({ items: 2 })
+    const b = await place()
+    await db.transaction().execute((tx) => applyBatch(tx, [item('INVENTORY_RESERVED', a.ref), item('INVENTORY_RESERVED', b.ref), item('PAYMENT_PROCESSED', a.ref)]))
+    expect(await statusOf(a.order.id)).toBe('CONFIRMED')
+    expect(await types(a.order.id)).toEqual(['ORDER_CREATED', 'RESERVE_INVENTORY', 'PROCESS_PAYMENT', 'COMMIT_RESERVATION', 'ORDER_STATUS_UPDATED'])
+    expect(await sagaOf(a.order.id)).toMatchObject({ status: 'COMPLETED', reservation: 'COMMITTED', payment: 'PROCESSED', version: a.saga.version + 2 })
+    expect(await stepStates(a.order.id)).toEqual({ RESERVE_INVENTORY: 'COMPLETED/1', PROCESS_PAYMENT: 'COMPLETED/1', COMMIT_RESERVATION: 'COMPLETED/1' })
+    // The order's row and history were written once, at the end of the batch, as if the changes had gone one by one.
+    const confirmed = (await getOrder(db, a.order.id))!
+    expect(confirmed.version).toBe(a.order.version + 1)
+    expect((await listHistory(db, a.order.id)).at(-1)).toMatchObject({ from: 'PENDING', to: 'CONFIRMED', cause: 'saga', orderVersion: confirmed.version })
+    expect(await statusOf(b.order.id)).toBe('PENDING')
+    expect(await types(b.order.id)).toEqual(['ORDER_CREATED', 'RESERVE_INVENTORY', 'PROCESS_PAYMENT'])
+    expect(await sagaOf(b.order.id)).toMatchObject({ status: 'RUNNING', currentStep: 'PROCESS_PAYMENT' })
+  })
+
+  it('when a batch holds a reply for a saga that does not match its order, then that reply is ignored and the others apply', async () => {
+    const a = await place()
+    const other = await place()
+    await db.transaction().execute((tx) => applyBatch(tx, [item('INVENTORY_RESERVED', { orderId: a.order.id, sagaId: other.saga.id }), item('INVENTORY_RESERVED', other.ref)]))
+    expect(await sagaOf(a.order.id)).toMatchObject({ status: 'RUNNING', currentStep: 'RESERVE_INVENTORY', version: a.saga.version })
+    expect(await sagaOf(other.order.id)).toMatchObject({ currentStep: 'PROCESS_PAYMENT' })
+  })
 })

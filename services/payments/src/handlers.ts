@@ -1,7 +1,7 @@
 // Message handlers of the payment service: payments.commands, consumer group payments-commands.
-import { answerPathProbe, PermanentError, type MessageHandler } from '@trackops/messaging'
+import { answerPathProbe, inRecordSpan, PermanentError, type BatchHandler, type MessageHandler } from '@trackops/messaging'
 import { paymentMetrics } from './metrics.ts'
-import { processPayment, type PaymentDeps } from './process-payment.ts'
+import { charge, openPayment, processPayment, type PaymentDeps, type PaymentOutcome } from './process-payment.ts'
 import { refundPayment } from './refund-payment.ts'
 import type { PaymentsDb } from './payment-store.ts'
 
@@ -27,5 +27,37 @@ export function createPaymentHandler(deps: PaymentDeps): MessageHandler<Payments
         // Only the two commands and path probes travel on payments.commands; anything else is a contract violation.
         throw new PermanentError(`${message.type} is not a payment command`)
     }
+  }
+}
+
+/**
+ * A batch of commands in one transaction, with its gateway calls in flight together: each PROCESS_PAYMENT opens its
+ * payment row in turn, then its charge runs while the next commands are opened. A later command of an order whose
+ * charge is still running waits for it, so an order's commands keep their order. Every charge has its own timeout
+ * and idempotency key (resilient-gateway.ts); the transaction commits once all of them are recorded.
+ */
+export function createPaymentBatchHandler(deps: PaymentDeps): BatchHandler<PaymentsDb> {
+  const handle = createPaymentHandler(deps)
+  const counted = (outcome: PaymentOutcome) => {
+    if (outcome !== 'duplicate') paymentMetrics.payments.inc({ outcome })
+  }
+  return async (tx, items) => {
+    const charging = new Map<string, Promise<unknown>>()
+    for (const item of items) {
+      const { message, ctx } = item
+      const orderId = 'orderId' in message.data ? message.data.orderId : undefined
+      const running = orderId ? charging.get(orderId) : undefined
+      if (running) await running
+      if (message.type !== 'PROCESS_PAYMENT') {
+        await inRecordSpan(item, () => handle(tx, message, ctx))
+        continue
+      }
+      const opened = await inRecordSpan(item, () => openPayment(tx, deps, message, ctx))
+      if (opened === 'duplicate') continue
+      // Settled: a failure is reported after every charge has been recorded or has failed, never while one still runs.
+      charging.set(message.data.orderId, inRecordSpan(item, () => charge(tx, deps, message, ctx, opened)).then(counted).then(() => undefined, (error: unknown) => ({ error })))
+    }
+    const failed = (await Promise.all(charging.values())).find((r): r is { error: unknown } => r !== undefined)
+    if (failed) throw failed.error
   }
 }

@@ -2,14 +2,14 @@
 // names, and the reconciliation of charges that got no answer.
 import { randomUUID } from 'node:crypto'
 import { Topics } from '@trackops/contracts'
-import { createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
+import { batchPolicyOf, createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
 import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, runService } from '@trackops/runtime'
 import { createRateLimiter, createVerifier, rateLimitSettings } from '@trackops/http'
 import { loadPaymentsConfig } from './config.ts'
 import { reconcileDue } from './reconcile.ts'
 import { createResilientGateway, gatewayHealth } from './resilient-gateway.ts'
 import { openGateway } from './open-gateway.ts'
-import { createPaymentHandler, paymentsConsumerGroup } from './handlers.ts'
+import { createPaymentBatchHandler, createPaymentHandler, paymentsConsumerGroup } from './handlers.ts'
 import { buildApp } from './http.ts'
 import type { PaymentsDb } from './payment-store.ts'
 
@@ -56,7 +56,7 @@ const RECONCILE_BATCH = 20
 await runService({
   logger,
   http: { listen: () => app.listen({ host: config.HOST, port: config.PAYMENTS_PORT }), close: () => app.close() },
-  workers: [createConsumer({ db, brokers, producer, logger, group: paymentsConsumerGroup, topics: [Topics.paymentCommands], handle: createPaymentHandler(paymentDeps) })],
+  workers: [createConsumer({ db, brokers, producer, logger, group: paymentsConsumerGroup, topics: [Topics.paymentCommands], handle: createPaymentHandler(paymentDeps), handleBatch: createPaymentBatchHandler(paymentDeps), batch: batchPolicyOf(config) })],
   jobs: [
     {
       name: 'payment reconciliation',

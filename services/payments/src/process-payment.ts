@@ -47,6 +47,15 @@ type Command = MessageOf<'PROCESS_PAYMENT'>
 type Ctx = MessageContext & { log: Logger }
 
 export async function processPayment(tx: Db, deps: PaymentDeps, message: Command, ctx: Ctx): Promise<PaymentOutcome> {
+  const opened = await openPayment(tx, deps, message, ctx)
+  return opened === 'duplicate' ? opened : charge(tx, deps, message, ctx, opened)
+}
+
+/**
+ * The first half of a payment: an order already decided is answered again ('duplicate'); otherwise its payment row is
+ * inserted PENDING and returned, to be charged (`charge`) in the same transaction.
+ */
+export async function openPayment(tx: Db, deps: PaymentDeps, message: Command, ctx: Ctx): Promise<Payment | 'duplicate'> {
   const d = message.data
   const decided = await lockPaymentOfOrder(tx, d.orderId)
   if (decided) return answerAgain(tx, deps, message, ctx, decided)
@@ -54,7 +63,7 @@ export async function processPayment(tx: Db, deps: PaymentDeps, message: Command
     id: deps.newId(), order_id: d.orderId, saga_id: d.sagaId, customer_id: d.customerId, amount_cents: d.amountCents,
     currency: d.currency, status: 'PENDING', now: deps.now(),
   })
-  if (opened) return charge(tx, deps, message, ctx, opened)
+  if (opened) return opened
   // Another copy of the service decided this order while this insert waited on its row.
   const committed = await lockPaymentOfOrder(tx, d.orderId)
   if (!committed) throw new Error(`payment of order ${d.orderId} vanished after a conflicting insert`)
@@ -69,7 +78,8 @@ export const missingPaymentMethod = {
 
 const metaOf = (message: Command, ctx: Ctx) => ({ correlationId: ctx.correlationId, causationId: ctx.causationId ?? message.id })
 
-async function charge(tx: Db, deps: PaymentDeps, message: Command, ctx: Ctx, payment: Payment): Promise<PaymentOutcome> {
+/** The second half: the gateway call for an opened payment, then its outcome recorded and answered. */
+export async function charge(tx: Db, deps: PaymentDeps, message: Command, ctx: Ctx, payment: Payment): Promise<PaymentOutcome> {
   const { orderId, sagaId, amountCents, currency } = message.data
   const token = message.data.paymentToken || deps.defaultPaymentToken
   const result: Attempted<ChargeResult> =
@@ -79,7 +89,7 @@ async function charge(tx: Db, deps: PaymentDeps, message: Command, ctx: Ctx, pay
   if (result.outcome === 'approved') {
     await settlePayment(tx, payment.id, { status: 'CHARGED', gateway_charge_id: result.chargeId || null, failure_code: null, failure_reason: null, attempts: result.attempts, now: deps.now() })
     await enqueue(tx, newMessage('PAYMENT_PROCESSED', { orderId, sagaId, paymentId: payment.id, amountCents }, metaOf(message, ctx), deps.now()))
-    ctx.log.info({ orderId, paymentId: payment.id, attempts: result.attempts }, 'payment charged')
+    ctx.log.debug({ orderId, paymentId: payment.id, attempts: result.attempts }, 'payment charged')
     return 'processed'
   }
   const now = deps.now()
@@ -89,12 +99,12 @@ async function charge(tx: Db, deps: PaymentDeps, message: Command, ctx: Ctx, pay
     ...(result.outcome === 'unanswered' ? { reconcileAt: new Date(now.getTime() + (deps.reconcileAfterMs ?? DEFAULT_RECONCILE_AFTER_MS)) } : {}),
   })
   await enqueue(tx, newMessage('PAYMENT_FAILED', { orderId, sagaId, code: result.code, reason: result.reason }, metaOf(message, ctx), deps.now()))
-  ctx.log[result.outcome === 'declined' ? 'info' : 'warn']({ orderId, paymentId: payment.id, code: result.code, attempts: result.attempts }, 'payment failed')
+  ctx.log[result.outcome === 'declined' ? 'debug' : 'warn']({ orderId, paymentId: payment.id, code: result.code, attempts: result.attempts }, 'payment failed')
   return 'failed'
 }
 
 /** A command for an order already decided gets the same answer again, without calling the gateway. */
-async function answerAgain(tx: Db, deps: PaymentDeps, message: Command, ctx: Ctx, p: Payment): Promise<PaymentOutcome> {
+async function answerAgain(tx: Db, deps: PaymentDeps, message: Command, ctx: Ctx, p: Payment): Promise<'duplicate'> {
   const { orderId, sagaId } = message.data
   const failed = (code: string, reason: string) => newMessage('PAYMENT_FAILED', { orderId, sagaId, code, reason }, metaOf(message, ctx), deps.now())
   switch (p.status) {
@@ -116,6 +126,6 @@ async function answerAgain(tx: Db, deps: PaymentDeps, message: Command, ctx: Ctx
       throw new Error(`unknown payment status ${String(never)}`)
     }
   }
-  ctx.log.info({ orderId, paymentId: p.id, status: p.status }, 'payment already decided; answered again')
+  ctx.log.debug({ orderId, paymentId: p.id, status: p.status }, 'payment already decided; answered again')
   return 'duplicate'
 }

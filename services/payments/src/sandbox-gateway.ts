@@ -16,6 +16,8 @@ export const sandboxTokens = {
   approvedNoAnswer: 'tok_approvedNoAnswer',
 } as const
 const TRANSIENT_FAILURES = 2
+/** Every token but these approves at once. */
+const specialTokens = new Set<string>(Object.values(sandboxTokens).filter((t) => t !== sandboxTokens.approve))
 
 interface SandboxRow {
   gateway_id: string
@@ -31,12 +33,15 @@ interface SandboxRow {
 export function createSandboxGateway(db: Kysely<any>): PaymentGateway {
   const gatewayId = (prefix: string) => `${prefix}_sandbox_${randomBytes(12).toString('hex')}`
 
-  /** Records the call under its key (or counts a repeat); the stored row decides replays. */
-  async function record(key: string, operation: 'charge' | 'refund', values: { token?: string; amountCents: number; currency?: string; chargeId?: string }) {
+  /**
+   * Records the call under its key (or counts a repeat); the stored row decides replays. `outcome`: what a first call
+   * is settled as at once (a plain approval needs no second statement), 'pending' when the token decides later.
+   */
+  async function record(key: string, operation: 'charge' | 'refund', values: { token?: string; amountCents: number; currency?: string; chargeId?: string }, outcome: 'pending' | 'approved' = 'pending') {
     const r = await sql<SandboxRow>`
       INSERT INTO gateway_sandbox_charges (idempotency_key, operation, gateway_id, charge_id, token, amount_cents, currency, outcome)
       VALUES (${key}, ${operation}, ${gatewayId(operation === 'charge' ? 'ch' : 're')}, ${values.chargeId ?? null},
-              ${values.token ?? null}, ${values.amountCents}, ${values.currency ?? null}, 'pending')
+              ${values.token ?? null}, ${values.amountCents}, ${values.currency ?? null}, ${outcome})
       ON CONFLICT (idempotency_key) DO UPDATE SET calls = gateway_sandbox_charges.calls + 1, updated_at = now()
       RETURNING gateway_id, operation, amount_cents, outcome, decline_code, decline_reason, calls`.execute(db)
     return r.rows[0]!
@@ -54,7 +59,8 @@ export function createSandboxGateway(db: Kysely<any>): PaymentGateway {
 
   return {
     async charge(request, signal) {
-      const row = await record(request.idempotencyKey, 'charge', request)
+      const plainApproval = !specialTokens.has(request.token)
+      const row = await record(request.idempotencyKey, 'charge', request, plainApproval ? 'approved' : 'pending')
       const conflict = mismatch(row, 'charge', request.amountCents)
       if (conflict) return conflict
       const hang = () => new Promise<never>((_, reject) => {

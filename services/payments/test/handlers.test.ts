@@ -5,7 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { newMessage, PermanentError } from '@trackops/messaging'
 import { createResilientGateway } from '../src/resilient-gateway.ts'
 import { createSandboxGateway } from '../src/sandbox-gateway.ts'
-import { createPaymentHandler } from '../src/handlers.ts'
+import { createPaymentBatchHandler, createPaymentHandler } from '../src/handlers.ts'
+import type { PaymentGateway } from '../src/gateway.ts'
+import type { AnyMessage } from '@trackops/contracts'
 import { chargeKey } from '../src/process-payment.ts'
 import { refundKey } from '../src/refund-payment.ts'
 import { apply, counting, db, logger, paymentOf, processCommand, refundCommand, refundOf, repliesFor, sandboxDb, sandboxRecord } from './support.ts'
@@ -270,5 +272,42 @@ describe('PATH_PROBE', () => {
     const p = probe('inventory')
     await expect(apply(handle, p)).rejects.toBeInstanceOf(PermanentError)
     expect((await repliesFor('payments')).filter((r) => r.payload.data.probeId === p.data.probeId)).toEqual([])
+  })
+})
+
+describe('a batch of commands (one transaction for the batch)', () => {
+  const itemOf = (message: AnyMessage) => ({ message, ctx: { correlationId: message.correlationId, causationId: message.id, log: logger, headers: {}, recordTimestamp: Date.now() } })
+
+  it('when a batch holds three orders and a repeated command of the first, then the charges run side by side, each order is charged once, and the repeat gets the first answer again', async () => {
+    const sandbox = counting(createSandboxGateway(sandboxDb))
+    let running = 0
+    let most = 0
+    const slow: PaymentGateway = {
+      ...sandbox.gateway,
+      async charge(request, signal) {
+        most = Math.max(most, ++running)
+        try {
+          await new Promise((r) => setTimeout(r, 50))
+          return await sandbox.gateway.charge(request, signal)
+        } finally {
+          running--
+        }
+      },
+    }
+    const gateway = createResilientGateway(slow, { timeoutMs: 1_000, initialBackoffMs: 10, maxBackoffMs: 50 })
+    const applyBatch = createPaymentBatchHandler({ gateway, now: () => new Date(), newId: randomUUID })
+    const a = processCommand({ paymentToken: 'tok_visa', amountCents: 1000 })
+    const b = processCommand({ paymentToken: 'tok_chargeDeclined' })
+    const c = processCommand({ paymentToken: 'tok_visa', amountCents: 3000 })
+    const again = newMessage('PROCESS_PAYMENT', a.data, { correlationId: a.correlationId })
+    await db.transaction().execute((tx) => applyBatch(tx, [a, b, c, again].map(itemOf)))
+
+    expect(most).toBeGreaterThanOrEqual(2)
+    expect(sandbox.calls.charge).toBe(3)
+    expect(await paymentOf(a.data.orderId)).toMatchObject({ status: 'CHARGED', amount_cents: 1000 })
+    expect(await paymentOf(b.data.orderId)).toMatchObject({ status: 'FAILED', failure_code: 'card_declined' })
+    expect(await paymentOf(c.data.orderId)).toMatchObject({ status: 'CHARGED', amount_cents: 3000 })
+    expect((await repliesFor(a.data.orderId)).map((r) => [r.type, r.payload.causationId])).toEqual([['PAYMENT_PROCESSED', a.id], ['PAYMENT_PROCESSED', again.id]])
+    expect((await repliesFor(b.data.orderId)).map((r) => r.type)).toEqual(['PAYMENT_FAILED'])
   })
 })

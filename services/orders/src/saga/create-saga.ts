@@ -10,10 +10,10 @@ import type { AnyMessage, MessageOf } from '@trackops/contracts'
 import { AppError } from '@trackops/http'
 import { enqueue, newMessage, type HandlerContext, type MessageContext } from '@trackops/messaging'
 import type { ChangeCause, Order } from '../order.ts'
-import { lockOrder, lockOrderRow, type Db } from '../order-store.ts'
+import { lockOrder, lockOrderRow, lockOrders, type Db } from '../order-store.ts'
 import { applyStatusChange } from '../change-status.ts'
 import { advance, defaultMaxCompensationAttempts, isSagaReply, openSaga, type Saga, type SagaConfig, type SagaEvent, type SagaStart, type SagaStatus, type Transition } from './saga.ts'
-import { findSaga, insertSaga, listSagasByStatus, lockSaga, orderIdOfSaga, updateSaga, type SagaKey } from './store.ts'
+import { findSaga, insertSaga, listSagasByStatus, lockSaga, lockSagasOfOrders, orderIdOfSaga, updateSaga, type SagaKey } from './store.ts'
 import { defaultPathSettings, type PathSettings } from './messaging-path.ts'
 import { messagingPathComponent, pathProbes, recordProbeAck } from './probe-paths.ts'
 import { createSagaSweeper } from './sweeper.ts'
@@ -45,6 +45,12 @@ export interface Commit {
   log: SagaLog
   /** The order row, when the caller already holds its lock and has read it; read under the lock otherwise. */
   order?: Order
+}
+
+/** The orders (by id) and their sagas (by order id) of a batch of replies, locked by `lockForReplies`. */
+export interface LockedForReplies {
+  orders: Map<string, Order>
+  sagas: Map<string, Saga>
 }
 
 export type CancelOutcome = 'compensating' | 'cancelled' | 'already-cancelled' | 'not-cancellable'
@@ -96,21 +102,32 @@ export function createSaga(deps: SagaDeps) {
 
   /**
    * Locks the order row, then the saga row, and applies one event. Returns null when there is no such saga (or
-   * the saga id and order id disagree). An ignored or rejected event writes nothing.
+   * the saga id and order id disagree). An ignored or rejected event writes nothing. With `locked` (a batch of
+   * replies, locked and read up front) the order and saga come from there, and their new state goes back there.
    */
-  async function applyEvent(tx: Db, target: { sagaId?: string; orderId?: string }, event: SagaEvent, c: { ctx: MessageContext; now: Date; log: SagaLog }) {
-    let orderId = target.orderId
-    if (target.sagaId) {
-      const ofSaga = await orderIdOfSaga(tx, target.sagaId)
-      if (!ofSaga || (orderId && ofSaga !== orderId)) return null
-      orderId = ofSaga
+  async function applyEvent(tx: Db, target: { sagaId?: string; orderId?: string }, event: SagaEvent, c: { ctx: MessageContext; now: Date; log: SagaLog }, locked?: LockedForReplies) {
+    const held = target.orderId ? locked?.orders.get(target.orderId) : undefined
+    let before: Saga | null
+    if (held) {
+      before = locked?.sagas.get(held.id) ?? null
+    } else {
+      let orderId = target.orderId
+      if (target.sagaId) {
+        const ofSaga = await orderIdOfSaga(tx, target.sagaId)
+        if (!ofSaga || (orderId && ofSaga !== orderId)) return null
+        orderId = ofSaga
+      }
+      if (!orderId) return null
+      await lockOrderRow(tx, orderId)
+      before = await lockSaga(tx, { orderId })
     }
-    if (!orderId) return null
-    await lockOrderRow(tx, orderId)
-    const before = await lockSaga(tx, { orderId })
     if (!before || (target.sagaId && before.id !== target.sagaId)) return null
     const transition = advance(before, event, c.now, config)
-    const after = await commitTransition(transition, { tx, before, ...c })
+    const after = await commitTransition(transition, { tx, before, ...c, ...(held ? { order: held } : {}) })
+    if (held && locked) {
+      locked.sagas.set(held.id, after.saga)
+      if (after.order) locked.orders.set(held.id, after.order)
+    }
     return { before, transition, ...after }
   }
 
@@ -154,17 +171,26 @@ export function createSaga(deps: SagaDeps) {
       }
     },
 
+    /**
+     * Locks the orders a batch of replies is about (in id order), then their sagas, and reads them in four
+     * statements, instead of three or four per reply: hand the result to each `handleReply` of the batch.
+     */
+    async lockForReplies(tx: Db, orderIds: string[]): Promise<LockedForReplies> {
+      const orders = await lockOrders(tx, orderIds)
+      return { orders, sagas: await lockSagasOfOrders(tx, [...orders.keys()]) }
+    },
+
     /** A reply from inventory or payments. Other message types are not the saga's business and are ignored. */
-    async handleReply(tx: Db, message: AnyMessage, ctx: HandlerContext): Promise<void> {
+    async handleReply(tx: Db, message: AnyMessage, ctx: HandlerContext, locked?: LockedForReplies): Promise<void> {
       if (!isSagaReply(message)) return
       const data = message.data as { orderId: string; sagaId?: string }
-      const applied = await applyEvent(tx, { sagaId: data.sagaId, orderId: data.orderId }, { kind: 'reply', message }, { ctx, now: deps.now(), log: ctx.log })
+      const applied = await applyEvent(tx, { sagaId: data.sagaId, orderId: data.orderId }, { kind: 'reply', message }, { ctx, now: deps.now(), log: ctx.log }, locked)
       if (!applied) {
         ctx.log.warn({ orderId: data.orderId, sagaId: data.sagaId, type: message.type }, 'saga reply for an unknown saga ignored')
         return
       }
       const { transition: t, saga } = applied
-      ctx.log[t.effect === 'applied' ? 'info' : 'debug']({ sagaId: saga.id, orderId: saga.orderId, type: message.type, effect: t.effect, status: saga.status, step: saga.currentStep }, `saga: ${t.note}`)
+      ctx.log.debug({ sagaId: saga.id, orderId: saga.orderId, type: message.type, effect: t.effect, status: saga.status, step: saga.currentStep }, `saga: ${t.note}`)
     },
 
     /** PATH_PROBE_ACK, in the saga consumer's transaction. */

@@ -4,6 +4,7 @@ import { sql, type Selectable } from 'kysely'
 import type { Db, SagaInstancesTable, SagaStepsTable } from '../order-store.ts'
 import type { Saga, SagaStatus, SagaStep, StepName } from './saga.ts'
 import { participants, stepsWaitingOn, type Participant } from './messaging-path.ts'
+import { heldWrites } from '../held-writes.ts'
 
 type SagaRow = Selectable<SagaInstancesTable>
 type StepRow = Selectable<SagaStepsTable>
@@ -113,6 +114,15 @@ export async function insertSaga(tx: Db, s: Saga): Promise<boolean> {
 
 /** Writes the new state of a saga read (and locked) at `before.version`; returns the new version. */
 export async function updateSaga(tx: Db, before: Saga, s: Saga): Promise<number> {
+  const changed = s.steps.filter((step) => {
+    const old = before.steps.find((o) => o.name === step.name)
+    return !old || old.status !== step.status || old.attempts !== step.attempts || old.completedAt?.getTime() !== step.completedAt?.getTime() || old.error !== step.error || old.startedAt.getTime() !== step.startedAt.getTime()
+  })
+  const held = heldWrites(tx)
+  if (held) {
+    held.steps(stepRows({ ...s, steps: changed }))
+    return held.saga(s.id, before.version, stateColumns(s))
+  }
   const row = await tx
     .updateTable('saga_instances')
     .set((eb) => ({ ...stateColumns(s), version: sql<number>`${eb.ref('version')} + 1` }))
@@ -122,20 +132,19 @@ export async function updateSaga(tx: Db, before: Saga, s: Saga): Promise<number>
     .executeTakeFirst()
   // The row is locked by the caller, so this only happens when a caller forgot the lock: fail, the runner retries.
   if (!row) throw new Error(`saga ${s.id} changed concurrently (expected version ${before.version})`)
-  const changed = s.steps.filter((step) => {
-    const old = before.steps.find((o) => o.name === step.name)
-    return !old || old.status !== step.status || old.attempts !== step.attempts || old.completedAt?.getTime() !== step.completedAt?.getTime() || old.error !== step.error || old.startedAt.getTime() !== step.startedAt.getTime()
-  })
   await upsertSteps(tx, { ...s, steps: changed })
   return Number(row.version)
 }
+
+const stepRows = (s: Pick<Saga, 'id' | 'steps'>) =>
+  s.steps.map((step) => ({ saga_id: s.id, name: step.name, kind: step.kind, status: step.status, attempts: step.attempts, started_at: step.startedAt, completed_at: step.completedAt, error: step.error }))
 
 /** All changed steps in one statement. */
 async function upsertSteps(tx: Db, s: Pick<Saga, 'id' | 'steps'>): Promise<void> {
   if (s.steps.length === 0) return
   await tx
     .insertInto('saga_steps')
-    .values(s.steps.map((step) => ({ saga_id: s.id, name: step.name, kind: step.kind, status: step.status, attempts: step.attempts, started_at: step.startedAt, completed_at: step.completedAt, error: step.error })))
+    .values(stepRows(s))
     .onConflict((oc) =>
       oc.columns(['saga_id', 'name']).doUpdateSet((eb) => ({
         status: eb.ref('excluded.status'),
@@ -161,6 +170,14 @@ export async function findSaga(db: Db, key: SagaKey): Promise<Saga | null> {
 /** Locks the saga until the transaction ends. Lock the order row first (lockOrder). */
 export async function lockSaga(tx: Db, key: SagaKey): Promise<Saga | null> {
   return withSteps(tx, await selectSaga(tx, key).forUpdate().executeTakeFirst())
+}
+
+/** Locks the sagas of these orders (in order id order; lock the orders first) and reads them, by order id. */
+export async function lockSagasOfOrders(tx: Db, orderIds: string[]): Promise<Map<string, Saga>> {
+  if (orderIds.length === 0) return new Map()
+  const rows = await tx.selectFrom('saga_instances').selectAll().where('order_id', 'in', orderIds).orderBy('order_id').forUpdate().execute()
+  const steps = await stepsOf(tx, rows.map((r) => r.id))
+  return new Map(rows.map((r) => [r.order_id, toSaga(r, steps.get(r.id) ?? [])]))
 }
 
 /**
