@@ -40,6 +40,8 @@ export function parseRowChange(record: Pick<KafkaRecordIn, 'topic' | 'key' | 'va
   }
 }
 
+const ROWS_AT_ONCE = 4
+
 export function createChangeConsumer(opts: {
   brokers: string[]
   logger: Logger
@@ -102,9 +104,13 @@ export function createChangeConsumer(opts: {
       changes.push({ record, change })
       byRow.set(row, changes)
     }
-    await Promise.all([...byRow.values()].map(async (changes) => {
-      for (const { record, change } of changes) await apply(record, change)
-    }))
+    // A few rows at a time: the handlers share the service's connection pool with its HTTP requests.
+    const rows = [...byRow.values()]
+    let next = 0
+    const worker = async () => {
+      while (next < rows.length) for (const { record, change } of rows[next++]!) await apply(record, change)
+    }
+    await Promise.all(Array.from({ length: Math.min(ROWS_AT_ONCE, rows.length) }, worker))
     commitOffsets(batch, logger, group)
   }
 
