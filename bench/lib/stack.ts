@@ -242,10 +242,13 @@ export async function restore(base: StackSnapshot) {
   }
   touchedConnectors.clear()
   for (const s of services) {
-    const env = base.envs[s]
-    if (!touchedServices.has(s) || !env || JSON.stringify(env) === JSON.stringify(now.envs[s])) continue
-    log(`  restoring ${s} (EVENT_PUBLISHING_STRATEGY=${env.EVENT_PUBLISHING_STRATEGY ?? 'from .env'})`)
-    await restartService(s, env)
+    const started = base.envs[s]
+    if (!touchedServices.has(s) || !started || JSON.stringify(started) === JSON.stringify(now.envs[s])) continue
+    // A service started without the variable read it from .env (as this process did) or used the default. It is
+    // passed explicitly: the supervisor keeps a restarted process's variables, so leaving it out would keep `outbox`.
+    const strategy = started.EVENT_PUBLISHING_STRATEGY ?? process.env.EVENT_PUBLISHING_STRATEGY ?? 'debezium'
+    log(`  restoring ${s} (EVENT_PUBLISHING_STRATEGY=${strategy})`)
+    await restartService(s, { ...started, EVENT_PUBLISHING_STRATEGY: strategy })
   }
   touchedServices.clear()
   await waitForServices()
