@@ -60,7 +60,6 @@ export type BatchHandler<DB extends MessagingTables = MessagingTables> = (tx: Ky
 export const inRecordSpan = <T>(item: BatchItem, fn: () => Promise<T>): Promise<T> =>
   withSpan(`${item.message.type} process`, 'consumer', contextFromHeaders(item.ctx.headers), fn)
 
-
 export interface ConsumerOptions<DB extends MessagingTables> {
   db: Kysely<DB>
   brokers: string[]
@@ -218,8 +217,8 @@ export function createConsumer<DB extends MessagingTables>(opts: ConsumerOptions
       if (message instanceof Error || batch.length === 1) return applyOneByOne(batch)
       items.push({ record, message })
     }
-    const started = process.hrtime.bigint()
     for (;;) {
+      const started = process.hrtime.bigint()
       try {
         const outcomes = await db.transaction().execute((tx) => applyInTransaction(tx, items))
         const seconds = Number(process.hrtime.bigint() - started) / 1e9
