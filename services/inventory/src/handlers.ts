@@ -1,12 +1,12 @@
 // Commands from the saga on inventory.commands (consumer group inventory-commands). Each runs inside the
 // runner's transaction that also records the message id in the inbox, so a redelivered message is skipped;
 // a different message for the same order is made harmless by the use cases themselves (once per order).
-import { answerPathProbe, PermanentError, type MessageHandler } from '@trackops/messaging'
+import { answerPathProbe, inRecordSpan, PermanentError, type BatchHandler, type MessageHandler } from '@trackops/messaging'
 import { reserveStock, type ReserveDeps } from './reserve-stock.ts'
 import { releaseStock } from './release-stock.ts'
 import { commitReservation } from './commit-reservation.ts'
 import { inventoryMetrics } from './metrics.ts'
-import type { InventoryDb } from './inventory-store.ts'
+import { holdStock, lockItems, writeHeldStock, type InventoryDb } from './inventory-store.ts'
 
 export const commandsGroup = 'inventory-commands'
 
@@ -44,5 +44,21 @@ export function createCommandHandler(deps: ReserveDeps): MessageHandler<Inventor
       default:
         throw new PermanentError(`${commandsGroup} does not handle ${message.type} messages`)
     }
+  }
+}
+
+/**
+ * A batch of commands in one transaction: the products its reservations ask for are locked up front in one statement
+ * (in product order), every command is applied in turn against the stock the ones before it left in memory, and each
+ * product's movements are written at the end in one row update — one statement for the batch. A flash sale (every
+ * order on one product) then costs one update of that row per batch, not one per order.
+ */
+export function createCommandBatchHandler(deps: ReserveDeps): BatchHandler<InventoryDb> {
+  const handle = createCommandHandler(deps)
+  return async (tx, items) => {
+    holdStock(tx)
+    await lockItems(tx, items.flatMap(({ message }) => (message.type === 'RESERVE_INVENTORY' ? message.data.items.map((i) => i.productId) : [])))
+    for (const item of items) await inRecordSpan(item, () => handle(tx, item.message, item.ctx))
+    await writeHeldStock(tx)
   }
 }

@@ -114,13 +114,24 @@ export async function findItem(db: Db, productId: string): Promise<Item | null> 
   return row ? itemOf(row) : null
 }
 
-/** Row locks in one fixed order (product id, byte order) so concurrent multi-product transactions cannot deadlock. */
+/**
+ * Row locks in one fixed order (product id, byte order) so concurrent multi-product transactions cannot deadlock.
+ * In a transaction that holds its stock (holdStock), an item locked before is answered from memory, as the
+ * stock movements of the transaction left it.
+ */
 export async function lockItems(tx: Db, productIds: readonly string[]): Promise<Map<string, Item>> {
   if (productIds.length === 0) return new Map()
-  const rows = await sql<ItemRow>`
-    SELECT * FROM inventory_items WHERE product_id = ANY(${[...productIds]}::text[])
-    ORDER BY product_id COLLATE "C" FOR UPDATE`.execute(tx)
-  return new Map(rows.rows.map((r) => [r.product_id, itemOf(r)]))
+  const held = holding.get(tx)
+  const missing = held ? [...new Set(productIds)].filter((id) => !held.items.has(id)) : [...productIds]
+  const rows = missing.length === 0 ? [] : (await sql<ItemRow>`
+    SELECT * FROM inventory_items WHERE product_id = ANY(${missing}::text[])
+    ORDER BY product_id COLLATE "C" FOR UPDATE`.execute(tx)).rows
+  if (!held) return new Map(rows.map((r) => [r.product_id, itemOf(r)]))
+  for (const r of rows) held.items.set(r.product_id, itemOf(r))
+  return new Map(productIds.flatMap((id) => {
+    const item = held.items.get(id)
+    return item ? [[id, item] as const] : []
+  }))
 }
 
 export async function lockItem(tx: Db, productId: string): Promise<Item | null> {
@@ -193,12 +204,76 @@ export async function deleteItem(tx: Db, productId: string): Promise<void> {
   await tx.deleteFrom('inventory_items').where('product_id', '=', productId).execute()
 }
 
-type StockUpdate = { set: ReturnType<typeof sql>; guard: ReturnType<typeof sql> }
+/** What a stock movement adds to each counter; every counter must stay ≥ 0 (the table's CHECK constraints). */
+interface StockMove {
+  available: number
+  reserved: number
+  sold: number
+  onHand: number
+}
+const noMove: StockMove = { available: 0, reserved: 0, sold: 0, onHand: 0 }
 
-async function updateStock(tx: Db, productId: string, what: string, u: StockUpdate, now: Date): Promise<Item> {
+/**
+ * Transactions that hold their stock movements (a batch of commands): each movement is checked and applied to the
+ * locked item in memory, and `writeHeldStock` writes the sum of a product's movements in one row update, one
+ * statement for all products — a product every order of the batch takes is one update per batch, not per order.
+ */
+const holding = new WeakMap<object, { items: Map<string, Item>; moves: Map<string, StockMove & { at: Date }> }>()
+
+export function holdStock(tx: Db): void {
+  holding.set(tx, { items: new Map(), moves: new Map() })
+}
+
+/** Writes the held movements (guarded again by the CHECK constraints); must run before the commit. */
+export async function writeHeldStock(tx: Db): Promise<void> {
+  const held = holding.get(tx)
+  holding.delete(tx)
+  if (!held || held.moves.size === 0) return
+  const rows = [...held.moves].map(([productId, m]) => ({ product_id: productId, ...m }))
+  const r = await sql<{ product_id: string }>`
+    UPDATE inventory_items i SET available_quantity = i.available_quantity + v.available,
+      reserved_quantity = i.reserved_quantity + v.reserved, sold_quantity = i.sold_quantity + v.sold,
+      on_hand_quantity = i.on_hand_quantity + v."onHand", updated_at = v.at, version = i.version + 1
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      AS v(product_id text, available integer, reserved integer, sold integer, "onHand" integer, at timestamptz)
+    WHERE i.product_id = v.product_id
+    RETURNING i.product_id`.execute(tx)
+  if (r.rows.length !== rows.length) throw new Error(`${rows.length - r.rows.length} of ${rows.length} items vanished under their row locks`)
+}
+
+const keepsStock = (i: Pick<Item, 'availableQuantity' | 'reservedQuantity' | 'soldQuantity' | 'onHandQuantity'>, m: StockMove) =>
+  i.availableQuantity + m.available >= 0 && i.reservedQuantity + m.reserved >= 0 && i.soldQuantity + m.sold >= 0 && i.onHandQuantity + m.onHand >= 0
+
+async function updateStock(tx: Db, productId: string, what: string, move: Partial<StockMove>, now: Date, opts: { sellable?: boolean } = {}): Promise<Item> {
+  const m = { ...noMove, ...move }
+  const held = holding.get(tx)
+  if (held) {
+    const before = held.items.get(productId) ?? (await lockItems(tx, [productId])).get(productId)
+    // Callers check the rule under the row lock first, so a refused guard means a broken invariant: abort.
+    if (!before || !keepsStock(before, m) || (opts.sellable && (!before.isActive || before.isDiscontinued))) throw new Error(`stock guard refused ${what} for ${productId}`)
+    const after: Item = {
+      ...before,
+      availableQuantity: before.availableQuantity + m.available,
+      reservedQuantity: before.reservedQuantity + m.reserved,
+      soldQuantity: before.soldQuantity + m.sold,
+      onHandQuantity: before.onHandQuantity + m.onHand,
+      updatedAt: now,
+      version: before.version + 1,
+    }
+    held.items.set(productId, after)
+    const sum = held.moves.get(productId) ?? { ...noMove, at: now }
+    held.moves.set(productId, { available: sum.available + m.available, reserved: sum.reserved + m.reserved, sold: sum.sold + m.sold, onHand: sum.onHand + m.onHand, at: now })
+    return after
+  }
   const r = await sql<ItemRow>`
-    UPDATE inventory_items SET ${u.set}, updated_at = ${now}, version = version + 1
-    WHERE product_id = ${productId} AND ${u.guard} RETURNING *`.execute(tx)
+    UPDATE inventory_items SET available_quantity = available_quantity + ${m.available},
+      reserved_quantity = reserved_quantity + ${m.reserved}, sold_quantity = sold_quantity + ${m.sold},
+      on_hand_quantity = on_hand_quantity + ${m.onHand}, updated_at = ${now}, version = version + 1
+    WHERE product_id = ${productId}
+      AND available_quantity + ${m.available} >= 0 AND reserved_quantity + ${m.reserved} >= 0
+      AND sold_quantity + ${m.sold} >= 0 AND on_hand_quantity + ${m.onHand} >= 0
+      ${opts.sellable ? sql`AND is_active AND NOT is_discontinued` : sql``}
+    RETURNING *`.execute(tx)
   const row = r.rows[0]
   // Callers check the rule under the row lock first, so a refused guard means a broken invariant: abort.
   if (!row) throw new Error(`stock guard refused ${what} for ${productId}`)
@@ -207,38 +282,23 @@ async function updateStock(tx: Db, productId: string, what: string, u: StockUpda
 
 /** available → reserved. */
 export const reserveQuantity = (tx: Db, productId: string, q: number, now: Date) =>
-  updateStock(tx, productId, `reserving ${q}`, {
-    set: sql`available_quantity = available_quantity - ${q}, reserved_quantity = reserved_quantity + ${q}`,
-    guard: sql`available_quantity >= ${q} AND is_active AND NOT is_discontinued`,
-  }, now)
+  updateStock(tx, productId, `reserving ${q}`, { available: -q, reserved: q }, now, { sellable: true })
 
 /** reserved → available (release, expiry). */
 export const unreserveQuantity = (tx: Db, productId: string, q: number, now: Date) =>
-  updateStock(tx, productId, `releasing ${q}`, {
-    set: sql`available_quantity = available_quantity + ${q}, reserved_quantity = reserved_quantity - ${q}`,
-    guard: sql`reserved_quantity >= ${q}`,
-  }, now)
+  updateStock(tx, productId, `releasing ${q}`, { available: q, reserved: -q }, now)
 
 /** reserved → sold: the units leave the warehouse's on-hand stock. */
 export const commitQuantity = (tx: Db, productId: string, q: number, now: Date) =>
-  updateStock(tx, productId, `committing ${q}`, {
-    set: sql`reserved_quantity = reserved_quantity - ${q}, sold_quantity = sold_quantity + ${q}, on_hand_quantity = on_hand_quantity - ${q}`,
-    guard: sql`reserved_quantity >= ${q}`,
-  }, now)
+  updateStock(tx, productId, `committing ${q}`, { reserved: -q, sold: q, onHand: -q }, now)
 
 /** sold → available: a confirmed order was cancelled and its units are back on hand. */
 export const restockQuantity = (tx: Db, productId: string, q: number, now: Date) =>
-  updateStock(tx, productId, `restocking ${q}`, {
-    set: sql`available_quantity = available_quantity + ${q}, sold_quantity = sold_quantity - ${q}, on_hand_quantity = on_hand_quantity + ${q}`,
-    guard: sql`sold_quantity >= ${q}`,
-  }, now)
+  updateStock(tx, productId, `restocking ${q}`, { available: q, sold: -q, onHand: q }, now)
 
 /** Received / written off / corrected: available and on hand move together. */
 export const adjustQuantity = (tx: Db, productId: string, delta: number, now: Date) =>
-  updateStock(tx, productId, `adjusting by ${delta}`, {
-    set: sql`available_quantity = available_quantity + ${delta}, on_hand_quantity = on_hand_quantity + ${delta}`,
-    guard: sql`available_quantity + ${delta} >= 0`,
-  }, now)
+  updateStock(tx, productId, `adjusting by ${delta}`, { available: delta, onHand: delta }, now)
 
 export async function insertAdjustment(
   tx: Db,

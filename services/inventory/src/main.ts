@@ -8,7 +8,7 @@ import { createRateLimiter, createVerifier, rateLimitSettings } from '@trackops/
 import { cacheComponent, createCacheRegistry } from '@trackops/cache'
 import { inventoryConfigSchema } from './config.ts'
 import { buildApp } from './http.ts'
-import { commandsGroup, createCommandHandler } from './handlers.ts'
+import { commandsGroup, createCommandBatchHandler, createCommandHandler } from './handlers.ts'
 import { reservationSweep } from './expire-reservations.ts'
 import type { InventoryDb } from './inventory-store.ts'
 import { createItemCache } from './item-cache.ts'
@@ -54,6 +54,8 @@ const app = await buildApp({
   caches,
 })
 
+const reserveDeps = { now, newId: randomUUID, ttlSeconds: config.INVENTORY_RESERVATION_TTL_SECONDS }
+
 await runService({
   logger,
   http: { listen: () => app.listen({ host: config.HOST, port: config.INVENTORY_PORT }), close: () => app.close() },
@@ -66,7 +68,8 @@ await runService({
       group: commandsGroup,
       topics: [Topics.inventoryCommands],
       batch: batchPolicyOf(config),
-      handle: createCommandHandler({ now, newId: randomUUID, ttlSeconds: config.INVENTORY_RESERVATION_TTL_SECONDS }),
+      handle: createCommandHandler(reserveDeps),
+      handleBatch: createCommandBatchHandler(reserveDeps),
     }),
     // Item rows from the WAL, under either publishing strategy: there are no item domain events, and the
     // inventory-cdc connector runs under the outbox strategy too.
