@@ -33,14 +33,14 @@ export async function dropFuzzDatabases(): Promise<void> {
   }
 }
 
-export const openFuzzDb = <DB = any>(service: FuzzService, max = 4): Kysely<DB> => createDb<DB>(fuzzDbs.own[service], { max, applicationName: `fuzz-${service}` })
+export const openFuzzDb = <DB>(service: FuzzService, max = 4): Kysely<DB> => createDb<DB>(fuzzDbs.own[service], { max, applicationName: `fuzz-${service}` })
 
 /**
  * A digest of a whole database: row count and newest row version (max xmin) of every table, so an insert,
  * update or delete anywhere changes it. Cheap on these small databases; meaningful only because nothing else
  * writes to them.
  */
-export function digester(db: Kysely<any>): () => Promise<string> {
+export function digester<DB>(db: Kysely<DB>): () => Promise<string> {
   let query: ReturnType<typeof sql<{ t: string; n: string; x: string }>> | null = null
   return async () => {
     if (!query) {

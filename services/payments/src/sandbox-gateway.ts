@@ -29,8 +29,8 @@ interface SandboxRow {
   calls: number
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function createSandboxGateway(db: Kysely<any>): PaymentGateway {
+/** `db`: any connection to the payments database; the sandbox speaks only SQL of its own table. */
+export function createSandboxGateway<DB>(db: Kysely<DB>): PaymentGateway {
   const gatewayId = (prefix: string) => `${prefix}_sandbox_${randomBytes(12).toString('hex')}`
 
   /**

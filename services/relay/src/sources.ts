@@ -4,15 +4,15 @@
 // and the results are merged in memory.
 import { sql, type Kysely } from 'kysely'
 import { createDb, dataExceptionOf } from '@trackops/runtime'
-import type { OutboxSource } from '@trackops/messaging'
+import type { MessagingTables, OutboxSource } from '@trackops/messaging'
 import { AppError } from '@trackops/http'
 import type { Logger } from 'pino'
 
 export const sourceNames = ['orders', 'inventory', 'payments'] as const
 export type SourceName = (typeof sourceNames)[number]
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Db = Kysely<any>
+/** Every service database carries the messaging tables; the relay reads and writes nothing else. */
+export type Db = Kysely<MessagingTables>
 export interface Source extends OutboxSource {
   name: SourceName
   db: Db
@@ -25,7 +25,7 @@ export function createSources(urls: Record<SourceName, string>, logger?: Logger)
   return sourceNames.map((name) => ({
     name,
     url: urls[name],
-    db: createDb(urls[name], { max: 4, applicationName: 'trackops-relay', logger }),
+    db: createDb<MessagingTables>(urls[name], { max: 4, applicationName: 'trackops-relay', logger }),
     connector: `trackops-${name}-outbox`,
   }))
 }

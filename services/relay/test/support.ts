@@ -142,6 +142,6 @@ export async function scratchSource(name: string): Promise<Source & { drop: () =
   await admin.end()
   const url = adminUrl.replace(/\/[^/]*$/, `/${name}`)
   await runner({ databaseUrl: url, dir: messagingMigrationsDir, direction: 'up', migrationsTable: 'pgmigrations_messaging', log: () => undefined })
-  const db = createDb(url, { max: 4 })
+  const db = createDb<MessagingTables>(url, { max: 4 })
   return { name: 'payments', url, db, connector: 'trackops-payments-outbox', drop: () => db.destroy() }
 }
