@@ -109,6 +109,7 @@ export async function placeOrderScenario(ctx: ScenarioContext): Promise<Scenario
   await cannon({ label: 'place-order warm-up', url: url('orders'), connections: s.connections, seconds: s.warmupSeconds, requests: postRequests(pool, ctx.products) })
   await drainBenchSagas(60_000, (open, w) => progress('place-order: draining warm-up sagas', w, 60, `${open} open`))
   log(`place-order: POST /api/orders, ${s.connections} connections, ${s.seconds} s`)
+  const walBefore = await walCounters()
   const serviceStartedAt = new Date()
   const sampler = sampleResources()
   const activity = sampleActivity(['trackops-orders'])
@@ -121,6 +122,9 @@ export async function placeOrderScenario(ctx: ScenarioContext): Promise<Scenario
   const drainSampler = sampleResources()
   const drained = await drainBenchSagas(180_000, (open, w) => progress('place-order: sagas of the placed orders finishing', w, 180, `${open} open`))
   resources['saga drain after the run'] = await drainSampler.stop()
+  const walAfter = await walCounters()
+  // What the server wrote for one order, POST and saga: WAL records and WAL flushes (fsyncs; a commit waits for one).
+  const walPerOrder = service.ok > 0 ? { records: (walAfter.records - walBefore.records) / service.ok, syncs: (walAfter.syncs - walBefore.syncs) / service.ok } : null
   const outcomes = Object.fromEntries(
     (
       await adminSql(
@@ -219,6 +223,9 @@ export async function placeOrderScenario(ctx: ScenarioContext): Promise<Scenario
         `so ${resources.service.machine.cores} cores could complete at most ≈${Math.round((resources.service.machine.cores * 1000) / totalCpuMs)} orders/s end to end if nothing else ran (an upper bound for the saga scenario). PostgreSQL's share includes other sessions on the server.`,
     )
   }
+  if (walPerOrder && drained.open === 0) {
+    findings.push(`PostgreSQL wrote ${walPerOrder.records.toFixed(1)} WAL records and flushed the WAL ${walPerOrder.syncs.toFixed(2)} times per order, POST plus its whole saga (pg_stat_wal over the run and the drain; the server's other work included).`)
+  }
   findings.push(`Outcome of the sagas of the orders placed during the measured run (and the profiling run, if any) once the drain ended: ${Object.entries(outcomes).map(([k, v]) => `${k} ${v}`).join(', ') || 'none found'}.${(outcomes.COMPENSATED ?? 0) + (outcomes.COMPENSATING ?? 0) > 0 ? ' Compensated sagas here are orders the pipeline did not reserve in time (step deadline): the API accepts orders faster than the saga completes them, and nothing pushes back on the POSTs.' : ''}`)
   if (drained.open === 0) findings.push(`The ${service.ok} orders' sagas all finished ${drained.seconds.toFixed(0)} s after the POSTs stopped: the saga pipeline completes ≈${(service.ok / (s.seconds + drained.seconds)).toFixed(0)} orders/s while the API accepts ${service.okPerSecond}/s.`)
   else findings.push(`${drained.open} of the bench's sagas were still running ${drained.seconds.toFixed(0)} s after the POSTs stopped.`)
@@ -290,9 +297,16 @@ export async function placeOrderScenario(ctx: ScenarioContext): Promise<Scenario
       drain: drained,
       sagaOutcomes: outcomes,
       cpuMsPerOrder: Object.fromEntries(cpuMsPerOrder),
+      walPerOrder,
       profile,
       busyCores,
       pctBusy: pct(resources.service.machine.cpuBusyPct / 100),
     },
   }
+}
+
+/** The server's WAL records written and WAL flushes (fsyncs) so far. */
+async function walCounters(): Promise<{ records: number; syncs: number }> {
+  const [row] = await adminSql('postgres', 'SELECT wal_records::float8 AS records, wal_sync::float8 AS syncs FROM pg_stat_wal')
+  return { records: Number(row?.records ?? 0), syncs: Number(row?.syncs ?? 0) }
 }
