@@ -70,6 +70,8 @@ export function createRelay<DB extends OutboxTables>(opts: RelayOptions<DB>) {
   const loops: Promise<void>[] = []
   const listeners = new Set<pg.Client>()
   const wakers = new Map<string, () => void>()
+  /** Sources notified while a pass ran: the row may have committed after the pass read, so another pass follows at once. */
+  const notified = new Set<string>()
 
   /** LISTEN on a connection of its own; when it is lost (a database restart), polling carries on and it reconnects. */
   async function listen(source: OutboxSource<DB>, retryMs = 1_000): Promise<void> {
@@ -86,7 +88,10 @@ export function createRelay<DB extends OutboxTables>(opts: RelayOptions<DB>) {
     }
     client.on('error', reconnect)
     client.on('end', () => reconnect())
-    client.on('notification', () => wakers.get(source.name)?.())
+    client.on('notification', () => {
+      notified.add(source.name)
+      wakers.get(source.name)?.()
+    })
     listeners.add(client)
     try {
       await client.connect()
@@ -103,6 +108,7 @@ export function createRelay<DB extends OutboxTables>(opts: RelayOptions<DB>) {
     let backoff = 0
     while (!stopping) {
       let published = 0
+      notified.delete(source.name)
       try {
         published = await publishBatch(source, opts.producer, opts.batchSize)
         backoff = 0
@@ -111,7 +117,7 @@ export function createRelay<DB extends OutboxTables>(opts: RelayOptions<DB>) {
         backoff = Math.min(opts.maxBackoffMs ?? 2_000, backoff ? backoff * 2 : 250)
         opts.logger.warn({ err: error, source: source.name, backoffMs: backoff }, 'relay pass failed; backing off')
       }
-      if (published > 0 && backoff === 0) continue
+      if ((published > 0 || notified.has(source.name)) && backoff === 0) continue
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, backoff || pollMs)
         function done() {
