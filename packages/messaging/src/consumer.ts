@@ -138,7 +138,7 @@ export function createConsumer<DB extends MessagingTables>(opts: ConsumerOptions
       VALUES (${id}, ${group}, ${record.topic}, ${record.partition}, ${record.offset.toString()}, ${record.key},
               ${record.value}, ${JSON.stringify(record.headers)}, ${message?.id ?? record.headers.id ?? null},
               ${message?.type ?? record.headers.type ?? null}, ${error.slice(0, 4000)}, ${attempts})
-      ON CONFLICT (consumer_group, topic, partition, "offset") DO NOTHING RETURNING 1`.execute(db)
+      ON CONFLICT (consumer_group, topic, partition, "offset", md5(record_value)) DO NOTHING RETURNING 1`.execute(db)
     m.consumed.inc({ group, topic: record.topic, outcome: 'dead_lettered' })
     logger.error({ group, topic: record.topic, partition: record.partition, offset: record.offset.toString(), error, attempts, correlationId: record.headers.correlationId }, 'record dead-lettered')
     if (inserted.rows.length === 0) return
@@ -387,7 +387,7 @@ export function createConsumer<DB extends MessagingTables>(opts: ConsumerOptions
           VALUES (${randomUUID()}, ${group}, ${row.topic}, ${row.partition}, ${row.offset}, ${row.record_key},
                   ${row.record_value}, ${JSON.stringify(row.headers)}, ${row.headers.id ?? null}, ${row.headers.type ?? null},
                   ${describe(error).slice(0, 4000)}, 1)
-          ON CONFLICT (consumer_group, topic, partition, "offset") DO UPDATE SET status = 'DEAD', error = EXCLUDED.error,
+          ON CONFLICT (consumer_group, topic, partition, "offset", md5(record_value)) DO UPDATE SET status = 'DEAD', error = EXCLUDED.error,
             attempts = dead_letters.attempts + 1, updated_at = now()`.execute(tx)
         m.consumed.inc({ group, topic: row.topic, outcome: 'dead_lettered' })
       }

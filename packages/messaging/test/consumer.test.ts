@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sql, type Kysely } from 'kysely'
 import type { AnyMessage } from '@trackops/contracts'
-import { createConsumer, createKafkaProducer, messagingMetrics, newMessage, recordOf, type ConsumerRunner, type KafkaProducer } from '../src/index.ts'
+import { createConsumer, createKafkaAdmin, createKafkaProducer, messagingMetrics, newMessage, recordOf, type ConsumerRunner, type KafkaProducer } from '../src/index.ts'
 import { collect, ensureTestTopics, eventually, logger, scratchDatabase, TEST_TOPIC, type TestDb } from './support.ts'
 import { testEnv } from '../../../tests/support/env.ts'
 
@@ -109,6 +109,23 @@ describe('consumer runner', () => {
     const letter = (await sql<{ attempts: number }>`SELECT attempts FROM dead_letters WHERE record_key = ${bad}`.execute(db)).rows[0]
     expect(letter?.attempts).toBe(3)
     expect(await fallbacks()).toBeGreaterThan(fallbacksBefore)
+  })
+
+  it("when Kafka's data was reset and a new record takes an old dead letter's place (topic, partition, offset), then the new record's dead letter is stored too", async () => {
+    const key = randomUUID()
+    mine.add(key)
+    // The old incarnation: a dead letter at the very place each partition's next record will take.
+    const admin = createKafkaAdmin({ brokers: testEnv.brokers, clientId: 'messaging-test-admin' })
+    const ends = await admin.topicEndOffsets([TEST_TOPIC])
+    await admin.close()
+    for (const [tp, end] of ends) {
+      const partition = Number(tp.split(':').at(-1))
+      await sql`INSERT INTO dead_letters (id, consumer_group, topic, partition, "offset", record_key, record_value, headers, error, attempts)
+                VALUES (${randomUUID()}, ${runner.group}, ${TEST_TOPIC}, ${partition}, ${end.toString()}, 'old-key', 'an old record', '{}', 'old', 1)`.execute(db)
+    }
+    await producer.send([{ topic: TEST_TOPIC, key, value: '{not json', headers: {} }])
+    const letter = await eventually(async () => (await sql<any>`SELECT error FROM dead_letters WHERE record_key = ${key}`.execute(db)).rows[0], 30_000, 'the new dead letter')
+    expect(letter.error).toContain('not valid JSON')
   })
 
   it('when a record breaks its schema, then it is dead-lettered at once without retries', async () => {
