@@ -50,15 +50,19 @@ interface Held {
   steps: Map<string, StepWrite>
   orders: Map<string, { expected: number; version: number; write: OrderWrite }>
   history: HistoryWrite[]
+  /** The recorder handed to the stores: made once per transaction, not per write. */
+  writes: HeldWrites
 }
 
 const holding = new WeakMap<object, Held>()
 
 /** The writes `tx` holds, or undefined when its writes go to the database at once (every transaction but a batch's). */
-export function heldWrites(tx: object): HeldWrites | undefined {
-  const h = holding.get(tx)
-  if (!h) return undefined
-  return {
+export const heldWrites = (tx: object): HeldWrites | undefined => holding.get(tx)?.writes
+
+/** From now on the saga and order writes of `tx` are held until `writeHeld(tx)`, which must run before the commit. */
+export function holdWrites(tx: object): void {
+  const h: Omit<Held, 'writes'> = { sagas: new Map(), steps: new Map(), orders: new Map(), history: [] }
+  const writes: HeldWrites = {
     saga(id, readVersion, columns) {
       const version = readVersion + 1
       h.sagas.set(id, { expected: h.sagas.get(id)?.expected ?? readVersion, version, columns })
@@ -77,11 +81,7 @@ export function heldWrites(tx: object): HeldWrites | undefined {
       h.history.push(row)
     },
   }
-}
-
-/** From now on the saga and order writes of `tx` are held until `writeHeld(tx)`, which must run before the commit. */
-export function holdWrites(tx: object): void {
-  holding.set(tx, { sagas: new Map(), steps: new Map(), orders: new Map(), history: [] })
+  holding.set(tx, { ...h, writes })
 }
 
 const json = (rows: unknown[]) => JSON.stringify(rows)
