@@ -7,7 +7,7 @@ import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import pino from 'pino'
 import { placeOrder } from '../../services/orders/src/place-order.ts'
-import { validateNewOrder } from '../../services/orders/src/order.ts'
+import { newOrderOf } from '../../services/orders/src/order-request.ts'
 import type { Db } from '../../services/orders/src/order-store.ts'
 import { createSaga } from '../../services/orders/src/saga/create-saga.ts'
 import { PG_ADMIN_USER, pgHost, pgPort } from './pg.ts'
@@ -50,7 +50,7 @@ export async function serviceShapes(database: string, productId: string, scriptP
     },
   }) as unknown as Db
   try {
-    const checked = validateNewOrder({ customerId: MARKER_CUSTOMER, address, items: [{ productId, quantity: 1 }] })
+    const checked = newOrderOf({ customerId: MARKER_CUSTOMER, address, items: [{ productId, quantity: 1 }] })
     if (!checked.ok) throw new Error(`the bench's order is invalid: ${JSON.stringify(checked.errors)}`)
     const now = () => new Date()
     const saga = createSaga({ db, logger: pino({ level: 'silent' }), now, newId: randomUUID, stepTimeoutSeconds: 30 })

@@ -11,6 +11,7 @@ import client from 'prom-client'
 import type { Logger } from 'pino'
 import { AppError, problem, ProblemSchema } from './errors.ts'
 import { findNul, nonFiniteField, withNumberBounds } from './input-limits.ts'
+import { validationErrors } from './validation-errors.ts'
 import type { Principal, Role, Verifier } from './auth.ts'
 import type { RateDecision, RouteClass } from './rate-limit.ts'
 import { context } from '@opentelemetry/api'
@@ -26,6 +27,8 @@ declare module 'fastify' {
     auth?: 'public' | Role[]
     /** Rate-limit class; health/metrics/docs are exempt. Default: read for GET/HEAD, write otherwise. */
     rateClass?: RouteClass | 'exempt'
+    /** The problem a request that fails this route's schema answers with. Default: `request.validation`. */
+    validation?: { code: string; message: string }
   }
 }
 
@@ -106,8 +109,11 @@ export async function createApp(opts: AppOptions) {
   // Bodies: unknown fields dropped, nothing coerced (a null stays null). Query strings, params and headers
   // arrive as text: coerced to the schema's types, and nothing removed (headers keep Authorization).
   // strictNumbers: `page=Infinity` or `1e309` coerces to Infinity, which is no number a column can hold.
-  const bodyAjv = new Ajv({ removeAdditional: 'all', coerceTypes: false, useDefaults: true, allErrors: true, strict: false, strictNumbers: true })
-  const partsAjv = new Ajv({ removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true, strict: false, strictNumbers: true })
+  // verbose: each error carries the schema it failed, so its `errorMessage` can be the message (validationErrors).
+  // multipleOfPrecision: 10.01 is a multiple of 0.01 although 10.01 / 0.01 is 1000.9999999999999 in floating point.
+  const common = { useDefaults: true, allErrors: true, strict: false, strictNumbers: true, verbose: true, multipleOfPrecision: 6 } as const
+  const bodyAjv = new Ajv({ ...common, removeAdditional: 'all', coerceTypes: false })
+  const partsAjv = new Ajv({ ...common, removeAdditional: false, coerceTypes: 'array' })
   for (const ajv of [bodyAjv, partsAjv]) addFormats.default(ajv)
   app.setValidatorCompiler(({ schema, httpPart }) => {
     if (httpPart === 'body') return bodyAjv.compile(schema)
@@ -239,15 +245,10 @@ export async function createApp(opts: AppOptions) {
     if (error instanceof AppError) {
       return sendProblem(req, reply, problem(error.status, error.code, error.message, error.errors ? { errors: error.errors } : {}), error.headers)
     }
-    const fe = error as FastifyError & { validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[]; validationContext?: string }
+    const fe = error as FastifyError & { validation?: ErrorObject[]; validationContext?: string }
     if (fe.validation) {
-      // Only the field name and the rule: never echo the rejected input.
-      const errors = fe.validation.map((v) => {
-        const missing = v.params?.missingProperty as string | undefined
-        const path = [fe.validationContext === 'body' ? '' : fe.validationContext, ...v.instancePath.split('/').filter(Boolean), missing].filter(Boolean).join('.')
-        return { field: path || (fe.validationContext ?? 'request'), message: missing ? 'is required' : (v.message ?? 'is invalid') }
-      })
-      return sendProblem(req, reply, problem(400, 'request.validation', 'The request is invalid; see errors for each field.', { errors }))
+      const answer = req.routeOptions.config.validation ?? { code: 'request.validation', message: 'The request is invalid; see errors for each field.' }
+      return sendProblem(req, reply, problem(400, answer.code, answer.message, { errors: validationErrors(fe.validation, fe.validationContext) }))
     }
     const status = fe.statusCode ?? 500
     if (status < 500) {

@@ -3,3 +3,4 @@ export { AppError, problem, statusOf, ProblemSchema, type Problem } from './erro
 export { httpSettings, DEV_JWT_SECRET } from './config.ts'
 export { createVerifier, signToken, roles, type Principal, type Role, type Verifier, type AuthSettings } from './auth.ts'
 export { createRateLimiter, rateLimitSettings, type RateLimitSettings, type RouteClass } from './rate-limit.ts'
+export { fieldPath, type FieldError } from './validation-errors.ts'

@@ -1,6 +1,7 @@
 // Limits every request schema gets, so a hostile value is refused at the edge instead of failing in SQL:
 // numbers stay within what an int4 column holds unless the schema sets its own bounds, and no text carries
 // U+0000 (PostgreSQL text and jsonb cannot store it: 22021 / 22P05).
+import { fieldPath } from './validation-errors.ts'
 
 export const INT4_MIN = -2_147_483_648
 export const INT4_MAX = 2_147_483_647
@@ -44,7 +45,7 @@ export function withNumberBounds<T>(schema: T): T {
 }
 
 interface Step {
-  key: string
+  key: string | number
   up: Step | null
 }
 
@@ -52,9 +53,9 @@ interface Step {
 // else is `*`, so an error body never reflects arbitrary input.
 const PLAIN = /^[A-Za-z0-9_-]{1,64}$/
 function pathOf(step: Step | null, nulInKey = false): string {
-  const keys: string[] = []
-  for (let s = step; s; s = s.up) keys.push(PLAIN.test(s.key) && !(nulInKey && s === step) ? s.key : '*')
-  return keys.reverse().join('.')
+  const keys: (string | number)[] = []
+  for (let s = step; s; s = s.up) keys.push(typeof s.key === 'number' || (PLAIN.test(s.key) && !(nulInKey && s === step)) ? s.key : '*')
+  return fieldPath(keys.reverse())
 }
 
 /** Parsed JSON, query strings, params and headers; not a buffer or a stream a content parser may leave. */
@@ -65,7 +66,7 @@ function isJsonLike(value: unknown): value is object {
 
 /**
  * Where the first U+0000 sits in a parsed request part (a string value or a property name), as a field path
- * like the validation errors' (`items.0.productId`, `querystring.category`), or null when there is none.
+ * like the validation errors' (`items[0].productId`, `querystring.category`), or null when there is none.
  * Iterative: a 64 KiB body can nest tens of thousands of levels deep.
  */
 export function findNul(value: unknown, part?: string): string | null {
@@ -77,8 +78,9 @@ export function findNul(value: unknown, part?: string): string | null {
       continue
     }
     if (!isJsonLike(current)) continue
+    const isArray = Array.isArray(current)
     for (const [key, inner] of Object.entries(current)) {
-      const step = { key, up: at }
+      const step = { key: isArray ? Number(key) : key, up: at }
       if (key.includes('\u0000')) return pathOf(step, true)
       pending.push([inner, step])
     }

@@ -94,7 +94,7 @@ describe('numbers in query strings', () => {
 describe('the NUL character', () => {
   const cases: [string, InjectOptions, string][] = [
     ['a body field', { method: 'POST', url: '/api/things/a', headers: { 'content-type': 'application/json' }, payload: '{"label":"a\\u0000b"}' }, 'label'],
-    ['an array item in the body', { method: 'POST', url: '/api/things/a', headers: { 'content-type': 'application/json' }, payload: '{"label":"x","tags":["ok","\\u0000"]}' }, 'tags.1'],
+    ['an array item in the body', { method: 'POST', url: '/api/things/a', headers: { 'content-type': 'application/json' }, payload: '{"label":"x","tags":["ok","\\u0000"]}' }, 'tags[1]'],
     ['a property name in the body', { method: 'POST', url: '/api/things/a', headers: { 'content-type': 'application/json' }, payload: '{"label":"x","<b>\\u0000":1}' }, '*'],
     ['a query parameter', { method: 'GET', url: '/api/things?name=a%00b' }, 'querystring.name'],
     ['an unknown query parameter', { method: 'GET', url: '/api/things?other=%00' }, 'querystring.other'],
@@ -205,7 +205,7 @@ describe('pure helpers', () => {
   })
 
   it('when a value holds \\u0000, then findNul gives its path; otherwise null', () => {
-    expect(findNul({ a: [{ b: 'ok' }, { b: 'x\u0000' }] }, 'body')).toBe('body.a.1.b')
+    expect(findNul({ a: [{ b: 'ok' }, { b: 'x\u0000' }] }, 'body')).toBe('body.a[1].b')
     expect(findNul({ a: ['fine', 1, null, true] })).toBeNull()
     expect(findNul('\u0000')).toBe('')
   })

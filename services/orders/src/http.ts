@@ -6,24 +6,8 @@ import { AppError, canSee, createApp, registerCachesRoute, type App, type AppOpt
 import type { Health } from '@trackops/runtime'
 import type { CacheRegistry } from '@trackops/cache'
 import type { MessageContext } from '@trackops/messaging'
-import {
-  MAX_LINES,
-  MAX_QUANTITY,
-  UUID,
-  addressRules,
-  centsToAmount,
-  deliveryInstructionsRule,
-  isOrderStatus,
-  orderStatuses,
-  paymentTokenRule,
-  paymentTypeRule,
-  productIdRule,
-  validateNewOrder,
-  type ChangeCause,
-  type Order,
-  type OrderStatus,
-  type TextRule,
-} from './order.ts'
+import { centsToAmount, isOrderStatus, orderStatuses, type ChangeCause, type Order, type OrderStatus } from './order.ts'
+import { CreateOrderBody, dropAbsentFields, newOrderOf } from './order-request.ts'
 import { getOrder, listHistory, listOrders, sortColumns, type Db, type HistoryEntry, type ListQuery, type SortField } from './order-store.ts'
 import { placeOrder } from './place-order.ts'
 import { changeStatus, orderNotFound } from './change-status.ts'
@@ -52,44 +36,10 @@ export interface AppDeps {
   live?: LiveOrders
 }
 
-// --- schemas (OpenAPI; the create body's rules come from order.ts) --------------------------------------------------
+// --- schemas (OpenAPI; the create body's are in order-request.ts) --------------------------------------------------
 
-const text = (rule: TextRule) =>
-  Type.String({ ...(rule.minLength !== undefined ? { minLength: rule.minLength } : {}), maxLength: rule.maxLength, ...(rule.pattern ? { pattern: rule.pattern } : {}), description: rule.message })
-const optionalText = (rule: TextRule) => Type.Optional(Type.Union([text(rule), Type.Null()]))
 const Uuid = Type.String({ format: 'uuid' })
-const Status = Type.Enum([...orderStatuses])
-
-const CreateOrderBody = Type.Object(
-  {
-    customerId: Uuid,
-    address: Type.Object(
-      {
-        streetAddress: text(addressRules.streetAddress),
-        city: text(addressRules.city),
-        state: optionalText(addressRules.state),
-        postalCode: text(addressRules.postalCode),
-        country: text(addressRules.country),
-        phoneNumber: optionalText(addressRules.phoneNumber),
-      },
-      { additionalProperties: false },
-    ),
-    deliveryInstructions: optionalText(deliveryInstructionsRule),
-    items: Type.Optional(
-      Type.Array(
-        Type.Object({ productId: text(productIdRule), quantity: Type.Integer({ minimum: 1, maximum: MAX_QUANTITY }) }, { additionalProperties: false }),
-        { minItems: 1, maxItems: MAX_LINES, description: 'Lines priced from the catalog; the same product twice is merged. Leave out only for legacy clients that send totalAmount.' },
-      ),
-    ),
-    totalAmount: Type.Optional(
-      Type.Number({ minimum: 0.01, maximum: 999999.99, multipleOf: 0.01, description: 'Required without items; with items it must equal their total at catalog prices.' }),
-    ),
-    paymentMethod: Type.Optional(
-      Type.Object({ token: Type.Optional(text(paymentTokenRule)), type: Type.Optional(text(paymentTypeRule)) }, { additionalProperties: false }),
-    ),
-  },
-  { additionalProperties: false },
-)
+const Status = Type.Enum([...orderStatuses], { errorMessage: `must be one of ${orderStatuses.join(', ')}` })
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
 const OrderJson = Type.Object({
@@ -175,7 +125,7 @@ const historyJson = (orderId: string, entries: HistoryEntry[]) => ({
 
 // --- request helpers ----------------------------------------------------------------------------------------------------
 
-const isStaff = (p: Principal | undefined) => !p || p.roles.includes('operator') || p.roles.includes('admin')
+const isStaff = (p: Principal | undefined) => p !== undefined && (p.roles.includes('operator') || p.roles.includes('admin'))
 const causeOf = (p: Principal | undefined): ChangeCause => (isStaff(p) ? 'operator' : 'customer')
 const contextOf = (req: FastifyRequest): MessageContext => ({ correlationId: req.id })
 
@@ -206,15 +156,8 @@ function parseStatus(value: unknown, field: string): OrderStatus {
   throw new AppError('order.validation', `The ${field} is invalid.`, { errors: [{ field, message: `must be one of ${orderStatuses.join(', ')}` }] })
 }
 
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/
-const UUID_RE = new RegExp(UUID)
-const badId = () => new AppError('order.validation', 'The order id is invalid.', { errors: [{ field: 'params.id', message: 'must match format "uuid"' }] })
-/**
- * For routes whose schema only documents the request; the handler validates it, with clearer messages. Routes
- * with a headers schema must use it: the shared ajv options (removeAdditional: 'all') would strip every other
- * header, Authorization included, before the auth hook runs.
- */
-const documentOnly = () => () => true
+/** How the routes that change an order answer a request their schema refuses (as their own checks do). */
+const validation = { code: 'order.validation', message: 'The request is invalid; see errors for each field.' }
 
 function sendOrder(reply: FastifyReply, order: CachedOrder, code = 200) {
   return reply.code(code).header('etag', `"${order.version}"`).send(orderJson(order))
@@ -262,29 +205,27 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.post(
     '/api/orders',
     {
-      // The schema documents the body (OpenAPI); validateNewOrder checks the same rules on the body exactly as
-      // sent (no coercion) and names every failing field with what it expects.
-      validatorCompiler: documentOnly,
+      config: { validation: { ...validation, message: 'The order is invalid; see errors for each field.' } },
+      preValidation: async (req) => {
+        req.body = dropAbsentFields(req.body) as typeof req.body
+      },
       schema: {
         tags,
         summary: 'Place an order',
         description: 'Creates a PENDING order and starts its saga. With Idempotency-Key, a retry of the same request returns the first order (header Idempotent-Replayed: true).',
         body: CreateOrderBody,
-        headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) }),
+        headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,128}$', errorMessage: 'must be 1 to 128 printable characters without spaces' })) }),
         response: { 201: OrderJson },
       },
     },
     async (req, reply) => {
-      const checked = validateNewOrder(req.body)
+      const checked = newOrderOf(req.body)
       if (!checked.ok) throw new AppError('order.validation', 'The order is invalid; see errors for each field.', { errors: checked.errors })
       const input = checked.value
       if (!isStaff(req.principal) && req.principal?.sub.toLowerCase() !== input.customerId) {
         throw new AppError('order.forbidden', 'Customers can only place orders for themselves: customerId must be your own id.')
       }
       const key = req.headers['idempotency-key']
-      if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
-        throw new AppError('order.validation', 'The Idempotency-Key header is invalid.', { errors: [{ field: 'Idempotency-Key', message: 'must be 1 to 128 printable characters without spaces' }] })
-      }
       const { order, replayed } = await placeOrder(
         { db, now, newId, saga: deps.saga },
         { order: input, idempotencyKey: key, cause: causeOf(req.principal), actor: req.principal?.sub, ctx: contextOf(req) },
@@ -391,28 +332,19 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.put(
     '/api/orders/:id/status',
     {
-      config: staff,
-      validatorCompiler: documentOnly,
+      config: { ...staff, validation },
       schema: {
         tags,
         summary: "Change an order's status (operators)",
         description: 'PENDING → CONFIRMED → PROCESSING → SHIPPED → DELIVERED; CANCELLED starts the cancellation (as DELETE). Setting the current status again changes nothing (200). Other transitions are 409.',
         params: IdParams,
         headers: IfMatch,
-        body: Type.Object({ newStatus: Status, reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+        body: Type.Object({ newStatus: Status, reason: Type.Optional(Type.String({ maxLength: 500, errorMessage: 'must be text of at most 500 characters' })) }, { additionalProperties: false }),
         response: { 200: OrderJson, 202: CancelJson },
       },
     },
     async (req, reply) => {
-      if (!UUID_RE.test(req.params.id)) throw badId()
-      const body = (req.body ?? {}) as { newStatus?: unknown; reason?: unknown }
-      const errors = []
-      if (body.newStatus === undefined || body.newStatus === null) errors.push({ field: 'newStatus', message: 'is required' })
-      else if (!isOrderStatus(body.newStatus)) errors.push({ field: 'newStatus', message: `must be one of ${orderStatuses.join(', ')}` })
-      if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > 500)) errors.push({ field: 'reason', message: 'must be text of at most 500 characters' })
-      if (errors.length) throw new AppError('order.validation', 'The status change is invalid; see errors.', { errors })
-      const to = body.newStatus as OrderStatus
-      const reason = body.reason as string | undefined
+      const { newStatus: to, reason } = req.body
       if (to === 'CANCELLED') return cancel(req, reply, req.params.id, reason)
       return transition(req, reply, req.params.id, to, req.headers['if-match'], reason)
     },
@@ -422,11 +354,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   for (const [action, to] of Object.entries(shortcuts)) {
     app.post(
       `/api/orders/:id/${action}`,
-      { config: staff, validatorCompiler: documentOnly, schema: { tags, summary: `Move an order to ${to} (operators)`, params: IdParams, headers: IfMatch, response: { 200: OrderJson } } },
-      async (req, reply) => {
-        if (!UUID_RE.test(req.params.id)) throw badId()
-        return transition(req, reply, req.params.id, to, req.headers['if-match'])
-      },
+      { config: { ...staff, validation }, schema: { tags, summary: `Move an order to ${to} (operators)`, params: IdParams, headers: IfMatch, response: { 200: OrderJson } } },
+      async (req, reply) => transition(req, reply, req.params.id, to, req.headers['if-match']),
     )
   }
 

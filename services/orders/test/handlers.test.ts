@@ -5,7 +5,7 @@ import type { AnyMessage } from '@trackops/contracts'
 import { newMessage, PermanentError, type HandlerContext } from '@trackops/messaging'
 import { createMessageHandler } from '../src/handlers.ts'
 import { placeOrder } from '../src/place-order.ts'
-import { validateNewOrder } from '../src/order.ts'
+import { newOrderOf } from '../src/order-request.ts'
 import { addProduct, address, countByType, createTestDb, createTestSaga, outboxOf } from './support.ts'
 
 const db = createTestDb()
@@ -18,7 +18,7 @@ const ctxFor = (m: AnyMessage): HandlerContext => ({ correlationId: m.correlatio
 describe('the inbound message handler', () => {
   it('when INVENTORY_RESERVED arrives for an order, then it reaches the saga, which asks for the payment', async () => {
     const productId = await addProduct(db, { price: 7 })
-    const checked = validateNewOrder({ customerId: randomUUID(), address: address(), items: [{ productId, quantity: 2 }] })
+    const checked = newOrderOf({ customerId: randomUUID(), address: address(), items: [{ productId, quantity: 2 }] })
     if (!checked.ok) throw new Error('fixture invalid')
     const { order } = await placeOrder({ db, now: () => new Date(), newId: randomUUID, saga }, { order: checked.value, cause: 'customer', ctx: { correlationId: `corr-${randomUUID()}` } })
     const reserve = (await outboxOf(db, order.id)).find((r) => r.type === 'RESERVE_INVENTORY')

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { App } from '@trackops/http'
-import { addressRules, deliveryInstructionsRule, paymentTokenRule, paymentTypeRule, productIdRule } from '../src/order.ts'
+import { addressRules, deliveryInstructionsRule, paymentTokenRule, paymentTypeRule, productIdRule } from '../src/order-request.ts'
 import { addProduct, address, countByType, createTestApp, createTestDb, customer, historyCount, legacyBody, operator, outboxOf } from './support.ts'
 
 const db = createTestDb()
@@ -39,6 +39,8 @@ describe('POST /api/orders: every validation rule at its boundaries', () => {
   const cases: Case[] = [
     bad('customerId missing', without('customerId'), 'customerId', 'is required'),
     bad('customerId not a uuid', set({ customerId: 'customer-1' }), 'customerId', 'must be a UUID'),
+    bad('customerId not a string', set({ customerId: 42 }), 'customerId', 'must be a UUID'),
+    bad('body not an object', () => [], 'body', 'must be a JSON object'),
     bad('address missing', without('address'), 'address', 'is required'),
     bad('address not an object', set({ address: 'Main Street 1' }), 'address', 'must be an object'),
 
@@ -79,6 +81,8 @@ describe('POST /api/orders: every validation rule at its boundaries', () => {
     bad('country with a digit', addr({ country: 'U5' }), 'address.country', r.country.message),
 
     ok('phoneNumber absent', withoutAddr('phoneNumber')),
+    ok('phoneNumber null', addr({ phoneNumber: null })),
+    ok('phoneNumber blank', addr({ phoneNumber: '' })),
     bad('phoneNumber 6 digits', addr({ phoneNumber: '123456' }), 'address.phoneNumber', r.phoneNumber.message),
     ok('phoneNumber 7 digits', addr({ phoneNumber: '1234567' })),
     ok('phoneNumber 50 chars', addr({ phoneNumber: `+${s(49, '1')}` })),
@@ -100,8 +104,8 @@ describe('POST /api/orders: every validation rule at its boundaries', () => {
     bad('totalAmount with three decimals', set({ totalAmount: 10.005 }), 'totalAmount', 'must be an amount from 0.01 to 999999.99 with at most two decimals'),
     bad('totalAmount not a number', set({ totalAmount: 'ten' }), 'totalAmount', 'must be an amount from 0.01 to 999999.99 with at most two decimals'),
 
-    bad('items empty', set({ items: [] }), 'items', 'must have 1 to 50 lines (has 0)'),
-    bad('items 51 lines', set({ items: Array.from({ length: 51 }, (_, i) => ({ productId: `P-${i}`, quantity: 1 })) }), 'items', 'must have 1 to 50 lines (has 51)'),
+    bad('items empty', set({ items: [] }), 'items', 'must be an array of 1 to 50 lines'),
+    bad('items 51 lines', set({ items: Array.from({ length: 51 }, (_, i) => ({ productId: `P-${i}`, quantity: 1 })) }), 'items', 'must be an array of 1 to 50 lines'),
     bad('items not an array', set({ items: 'P-1' }), 'items', 'must be an array of 1 to 50 lines'),
     bad('item quantity 0', set({ items: [{ productId: 'P-1', quantity: 0 }] }), 'items[0].quantity', 'must be a whole number from 1 to 1000'),
     bad('item quantity 1001', set({ items: [{ productId: 'P-1', quantity: 1001 }] }), 'items[0].quantity', 'must be a whole number from 1 to 1000'),
@@ -138,6 +142,24 @@ describe('POST /api/orders: every validation rule at its boundaries', () => {
       expect(orders).toEqual([]) // never a partial write
     })
   }
+
+  it('when several fields are wrong, then every one is named at once, each once', async () => {
+    const res = await post({ customerId: 'x', address: { city: '1' }, totalAmount: 0, items: [{ productId: 'P 1', quantity: 0 }] })
+    expect(res.statusCode).toBe(400)
+    expect(res.json().errors).toEqual(
+      expect.arrayContaining([
+        { field: 'customerId', message: 'must be a UUID' },
+        { field: 'address.city', message: addressRules.city.message },
+        { field: 'address.streetAddress', message: 'is required' },
+        { field: 'address.postalCode', message: 'is required' },
+        { field: 'address.country', message: 'is required' },
+        { field: 'totalAmount', message: 'must be an amount from 0.01 to 999999.99 with at most two decimals' },
+        { field: 'items[0].productId', message: productIdRule.message },
+        { field: 'items[0].quantity', message: 'must be a whole number from 1 to 1000' },
+      ]),
+    )
+    expect(res.json().errors).toHaveLength(8)
+  })
 
   it('when the JSON is malformed, then 400 malformed-json', async () => {
     const res = await app.inject({ method: 'POST', url: '/api/orders', headers: { authorization: await operator(), 'content-type': 'application/json' }, payload: '{"customerId": ' })
@@ -326,7 +348,7 @@ describe('POST /api/orders with Idempotency-Key', () => {
     for (const key of ['k'.repeat(129), 'two words']) {
       const res = await post(legacyBody(randomUUID()), { key })
       expect(res.statusCode).toBe(400)
-      expect(res.json().errors).toEqual([{ field: 'Idempotency-Key', message: 'must be 1 to 128 printable characters without spaces' }])
+      expect(res.json().errors).toEqual([{ field: 'headers.idempotency-key', message: 'must be 1 to 128 printable characters without spaces' }])
     }
     expect((await post(legacyBody(randomUUID()), { key: randomUUID().replaceAll('-', '').repeat(4) })).statusCode).toBe(201)
   })
