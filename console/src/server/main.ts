@@ -3,7 +3,7 @@
 // It keeps serving when any backend is down: each panel of the UI shows that backend's error.
 import { access } from 'node:fs/promises'
 import path from 'node:path'
-import { createApp, createRateLimiter, createVerifier } from '@trackops/http'
+import { createApp, edgeOptions } from '@trackops/http'
 import { createHealth, createLogger, createRedis, initTracing, runService } from '@trackops/runtime'
 import { createKafkaAdmin } from '@trackops/messaging'
 import { loadConsoleConfig } from './config.ts'
@@ -45,17 +45,7 @@ const app = await createApp({
   description: 'The operator console and customer tracking page; proxies /api/* to the services and adds /api/ops/* views.',
   logger,
   health,
-  verify: createVerifier({ secret: config.JWT_SECRET, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
-  ...(redis
-    ? {
-        rateLimit: createRateLimiter(redis, 'console', {
-          enabled: true,
-          windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
-          limits: { read: config.RATE_LIMIT_READ_PER_WINDOW, write: config.RATE_LIMIT_WRITE_PER_WINDOW },
-        }),
-      }
-    : {}),
-  metricsPublic: config.METRICS_PUBLIC,
+  ...edgeOptions('console', config, redis),
   ...(config.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),
 })
 

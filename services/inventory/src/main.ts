@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { CdcTopics, Topics } from '@trackops/contracts'
 import { batchPolicyOf, createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
 import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, loadConfig, redisComponent, runService } from '@trackops/runtime'
-import { createRateLimiter, createVerifier, rateLimitSettings } from '@trackops/http'
+import { edgeOptions } from '@trackops/http'
 import { cacheComponent, createCacheRegistry } from '@trackops/cache'
 import { inventoryConfigSchema } from './config.ts'
 import { buildApp } from './http.ts'
@@ -45,9 +45,7 @@ const app = await buildApp({
   db,
   logger,
   health,
-  verify: createVerifier({ secret: config.JWT_SECRET, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
-  rateLimit: createRateLimiter(redis, 'inventory', rateLimitSettings(config)),
-  metricsPublic: config.METRICS_PUBLIC,
+  ...edgeOptions('inventory', config, redis),
   reservationTtlSeconds: config.INVENTORY_RESERVATION_TTL_SECONDS,
   now,
   cache: itemCache,

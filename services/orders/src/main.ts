@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import { CdcTopics, Topics } from '@trackops/contracts'
 import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, runService } from '@trackops/runtime'
-import { createRateLimiter, createVerifier, rateLimitSettings } from '@trackops/http'
+import { edgeOptions } from '@trackops/http'
 import { cacheComponent, createCacheRegistry } from '@trackops/cache'
 import { batchPolicyOf, createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
 import { loadOrdersConfig } from './config.ts'
@@ -60,9 +60,7 @@ const app = await buildApp({
   db,
   logger,
   health,
-  verify: createVerifier({ secret: config.JWT_SECRET, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
-  rateLimit: createRateLimiter(redis, 'orders', rateLimitSettings(config)),
-  metricsPublic: config.METRICS_PUBLIC,
+  ...edgeOptions('orders', config, redis),
   saga,
   ...clock,
   cache: orderCache,

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { Topics } from '@trackops/contracts'
 import { batchPolicyOf, createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
 import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, runService } from '@trackops/runtime'
-import { createRateLimiter, createVerifier, rateLimitSettings } from '@trackops/http'
+import { edgeOptions } from '@trackops/http'
 import { loadPaymentsConfig } from './config.ts'
 import { reconcileDue } from './reconcile.ts'
 import { createResilientGateway, gatewayHealth } from './resilient-gateway.ts'
@@ -40,13 +40,7 @@ const app = await buildApp({
   db,
   logger,
   health,
-  verify: createVerifier({ secret: config.JWT_SECRET, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
-  ...(redis
-    ? {
-        rateLimit: createRateLimiter(redis, 'payments', rateLimitSettings(config)),
-      }
-    : {}),
-  metricsPublic: config.METRICS_PUBLIC,
+  ...edgeOptions('payments', config, redis),
 })
 
 const paymentDeps = { gateway, now: () => new Date(), newId: randomUUID, reconcileAfterMs: config.PAYMENT_RECONCILE_AFTER_MS, defaultPaymentToken: config.PAYMENTS_DEFAULT_PAYMENT_TOKEN }

@@ -2,7 +2,7 @@
 // the polling publisher (outbox strategy only), outbox pruning and the relay metrics.
 import { createKafkaAdmin, createKafkaProducer, createRelay, pruneOutbox } from '@trackops/messaging'
 import { createHealth, createLogger, createRedis, initTracing, redisComponent, runService } from '@trackops/runtime'
-import { createRateLimiter, createVerifier, rateLimitSettings } from '@trackops/http'
+import { edgeOptions } from '@trackops/http'
 import { loadRelayConfig } from './config.ts'
 import { registerRelayHealth } from './health.ts'
 import { buildApp } from './http.ts'
@@ -41,13 +41,7 @@ const app = await buildApp({
   logger,
   health,
   batchSize: config.RELAY_BATCH_SIZE,
-  verify: createVerifier({ secret: config.JWT_SECRET, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
-  ...(redis
-    ? {
-        rateLimit: createRateLimiter(redis, 'relay', rateLimitSettings(config)),
-      }
-    : {}),
-  metricsPublic: config.METRICS_PUBLIC,
+  ...edgeOptions('relay', config, redis),
 })
 
 // Pruning runs under both strategies (every copy may run it: the DELETE is idempotent). The inbox
