@@ -2,7 +2,8 @@
 // orders); on-hand moves with it, and every change is audited with its actor in inventory_adjustments.
 import { enqueue, newMessage, type MessageContext } from '@trackops/messaging'
 import { adjustmentProblem, lowStockAlert, type AdjustmentReason } from './stock.ts'
-import { adjustQuantity, insertAdjustment, lockItem, type Adjustment, type Db, type Item } from './inventory-store.ts'
+import { adjustQuantity, insertAdjustment, lockItem, type Adjustment, type Item } from './item-store.ts'
+import type { Db } from './inventory-db.ts'
 import { inventoryMetrics } from './metrics.ts'
 
 export interface AdjustRequest {

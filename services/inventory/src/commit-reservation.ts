@@ -4,7 +4,9 @@
 // RESERVATION_EXPIRED / INVENTORY_RELEASED for it and compensates from that signal. A RESERVED line whose
 // expiresAt has passed but that the sweeper has not reached yet is still committed: the units are still held,
 // and the order lock makes commit and expiry of one order mutually exclusive.
-import { lockItems, lockOrder, commitQuantity, reservationsOfOrder, setReservationStatus, type Db, type Reservation } from './inventory-store.ts'
+import { lockItems, commitQuantity } from './item-store.ts'
+import { lockOrder, reservationsOfOrder, setReservationStatus, type Reservation } from './reservation-store.ts'
+import type { Db } from './inventory-db.ts'
 
 export type CommitOutcome =
   | { outcome: 'COMMITTED'; reservations: Reservation[] }

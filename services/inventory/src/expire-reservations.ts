@@ -6,7 +6,9 @@
 import type { Logger } from 'pino'
 import { enqueue, newMessage } from '@trackops/messaging'
 import type { Job } from '@trackops/runtime'
-import { lockItems, lockOrder, overdueOrderIds, reservationsOfOrder, setReservationStatus, unreserveQuantity, type Db } from './inventory-store.ts'
+import { lockItems, unreserveQuantity } from './item-store.ts'
+import { lockOrder, overdueOrderIds, reservationsOfOrder, setReservationStatus } from './reservation-store.ts'
+import type { Db } from './inventory-db.ts'
 import type { Line } from './stock.ts'
 import { inventoryMetrics } from './metrics.ts'
 

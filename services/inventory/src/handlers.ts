@@ -6,7 +6,8 @@ import { reserveStock, type ReserveDeps } from './reserve-stock.ts'
 import { releaseStock } from './release-stock.ts'
 import { commitReservation } from './commit-reservation.ts'
 import { inventoryMetrics } from './metrics.ts'
-import { holdStock, lockItems, writeHeldStock, type InventoryDb } from './inventory-store.ts'
+import { holdStock, lockItems, writeHeldStock } from './item-store.ts'
+import type { InventoryDb } from './inventory-db.ts'
 
 export const commandsGroup = 'inventory-commands'
 

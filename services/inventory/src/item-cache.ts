@@ -13,7 +13,8 @@
 import type { Logger } from 'pino'
 import type { Redis } from '@trackops/runtime'
 import { createRowCache, type Codec } from '@trackops/cache'
-import { findItem, type Db, type Item } from './inventory-store.ts'
+import { findItem, type Item } from './item-store.ts'
+import type { Db } from './inventory-db.ts'
 
 export const ITEM_CACHE_NAME = 'inventory-items'
 

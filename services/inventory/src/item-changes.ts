@@ -3,8 +3,8 @@
 import type { Logger } from 'pino'
 import type { RowChange } from '@trackops/messaging'
 import { observeInvalidationLag, type EntityCache } from '@trackops/cache'
-import { centsOfNumeric } from './stock.ts'
-import type { Item } from './inventory-store.ts'
+import { centsOfDecimalText } from '@trackops/contracts'
+import type { Item } from './item-store.ts'
 
 const text = (v: unknown) => (typeof v === 'string' ? v : null)
 const integer = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) ? v : typeof v === 'string' && /^-?\d{1,15}$/.test(v) ? Number(v) : null)
@@ -29,12 +29,7 @@ export function itemOfRow(row: Record<string, unknown>): Item | null {
   const version = integer(row.version)
   const createdAt = date(row.created_at)
   const updatedAt = date(row.updated_at)
-  let unitPriceCents: number | null = null
-  try {
-    unitPriceCents = typeof row.unit_price === 'string' ? centsOfNumeric(row.unit_price) : null
-  } catch {
-    unitPriceCents = null
-  }
+  const unitPriceCents = typeof row.unit_price === 'string' ? centsOfDecimalText(row.unit_price) : null
   if (!id || !productId || productName === null || available === null || reserved === null || sold === null || onHand === null) return null
   if (version === null || createdAt === null || updatedAt === null || unitPriceCents === null) return null
   if (typeof row.is_active !== 'boolean' || typeof row.is_discontinued !== 'boolean') return null

@@ -10,7 +10,7 @@ import { inventoryConfigSchema } from './config.ts'
 import { buildApp } from './http.ts'
 import { commandsGroup, createCommandBatchHandler, createCommandHandler } from './handlers.ts'
 import { reservationSweep } from './expire-reservations.ts'
-import type { InventoryDb } from './inventory-store.ts'
+import type { InventoryDb } from './inventory-db.ts'
 import { createItemCache } from './item-cache.ts'
 import { createItemChangeHandler } from './item-changes.ts'
 

@@ -5,9 +5,10 @@
 import { enqueue, newMessage, type MessageContext } from '@trackops/messaging'
 import { applyItemPatch, lowStockAlert, stockLevelsProblem, type ItemPatch } from './stock.ts'
 import {
-  adjustQuantity, deleteItem as deleteRow, hasActiveReservations, insertAdjustment, insertItem, lockItem, updateItemFields,
-  type Db, type Item, type NewItem,
-} from './inventory-store.ts'
+  adjustQuantity, deleteItem as deleteRow, insertAdjustment, insertItem, lockItem, updateItemFields, type Item, type NewItem,
+} from './item-store.ts'
+import { hasActiveReservations } from './reservation-store.ts'
+import type { Db } from './inventory-db.ts'
 
 type Deps = { now: () => Date; newId: () => string }
 export type ItemOutcome = { ok: true; item: Item } | { ok: false; kind: 'not-found' | 'exists' | 'unprocessable' | 'negative' | 'reserved'; message: string }

@@ -5,7 +5,9 @@
 // Always answers INVENTORY_RELEASED, with the lines actually returned (possibly none), so the saga never
 // waits for a reply that will not come. Running it twice returns the stock once.
 import { enqueue, newMessage, type MessageContext } from '@trackops/messaging'
-import { lockItems, lockOrder, restockQuantity, reservationsOfOrder, setReservationStatus, unreserveQuantity, type Db } from './inventory-store.ts'
+import { lockItems, restockQuantity, unreserveQuantity } from './item-store.ts'
+import { lockOrder, reservationsOfOrder, setReservationStatus } from './reservation-store.ts'
+import type { Db } from './inventory-db.ts'
 import type { Line } from './stock.ts'
 
 export interface ReleaseRequest {

@@ -8,10 +8,9 @@
 import type { MessageData } from '@trackops/contracts'
 import { enqueue, newMessage, type MessageContext } from '@trackops/messaging'
 import { aggregateLines, checkReservation, expiryOf, lowStockAlert, type FailedItem, type Line } from './stock.ts'
-import {
-  claimOrder, findOrderReservation, insertReservations, lockItems, markOrderFailed, reserveQuantity, reservationsOfOrder,
-  type Db, type Reservation,
-} from './inventory-store.ts'
+import { lockItems, reserveQuantity } from './item-store.ts'
+import { claimOrder, findOrderReservation, insertReservations, markOrderFailed, reservationsOfOrder, type Reservation } from './reservation-store.ts'
+import type { Db } from './inventory-db.ts'
 
 export interface ReserveDeps {
   now: () => Date

@@ -1,7 +1,7 @@
 // The original's five demo products, for local stacks and demos. Loaded by the stack's seed command
 // (scripts/seed.ts), never at service start. Idempotent: products that exist are left as they are.
 import { randomUUID } from 'node:crypto'
-import type { Db } from './inventory-store.ts'
+import type { Db } from './inventory-db.ts'
 import { createItem } from './manage-items.ts'
 
 export const sampleItems = [

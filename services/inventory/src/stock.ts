@@ -65,7 +65,7 @@ export function checkReservation(lines: readonly Line[], rows: ReadonlyMap<strin
 
 export const expiryOf = (now: Date, ttlSeconds: number) => new Date(now.getTime() + ttlSeconds * 1000)
 
-// --- derived flags (the original's InventoryItemResponse) -----------------------------------------------------
+/** Derived stock flags, as the original's InventoryItemResponse carried them. */
 export const isLowStock = (available: number, min: number | null) => min !== null && available <= min
 export const isOutOfStock = (available: number) => available <= 0
 export const needsReordering = (available: number, min: number | null, reorderQuantity: number | null) =>
@@ -84,26 +84,7 @@ export function lowStockAlert(before: LowStockView, after: LowStockView) {
   return { productId: after.productId, available: after.availableQuantity, minStockLevel: after.minStockLevel }
 }
 
-// --- money ------------------------------------------------------------------------------------------------------
-/** PostgreSQL numeric(10,2) text ("199.99", "5", "-0.5") → cents, without floating point. */
-export function centsOfNumeric(text: string): number {
-  const match = /^(-?)(\d+)(?:\.(\d{1,2})\d*)?$/.exec(text.trim())
-  if (!match) throw new Error(`not a decimal amount: ${text}`)
-  const cents = Number(match[2]) * 100 + Number((match[3] ?? '').padEnd(2, '0'))
-  return match[1] ? -cents : cents
-}
-
-export const numericOfCents = (cents: number) => `${cents < 0 ? '-' : ''}${Math.trunc(Math.abs(cents) / 100)}.${String(Math.abs(cents) % 100).padStart(2, '0')}`
-
-export const decimalOfCents = (cents: number) => cents / 100
-
-/** A decimal from JSON → cents, or null when it has more than two decimal places. */
-export function centsOfDecimal(value: number): number | null {
-  const cents = Math.round(value * 100)
-  return Math.abs(cents - value * 100) < 1e-6 ? cents : null
-}
-
-// --- item maintenance -------------------------------------------------------------------------------------------
+/** The fields an operator maintains on an item, declared once: the store's Item and NewItem derive from them. */
 export interface ItemState {
   productName: string
   description: string | null

@@ -13,7 +13,8 @@ import { testEnv, tokenFor } from '../../../tests/support/env.ts'
 import { buildApp } from '../src/http.ts'
 import { createItemCache } from '../src/item-cache.ts'
 import { createItemChangeHandler, itemOfRow } from '../src/item-changes.ts'
-import { findItem, type Db } from '../src/inventory-store.ts'
+import { findItem } from '../src/item-store.ts'
+import type { Db } from '../src/inventory-db.ts'
 import { deliver, logger, migrate, newItem, openDb, reserveCommand, uid } from './support.ts'
 
 const run = randomUUID().slice(0, 8)

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sql } from 'kysely'
 import { newMessage, PermanentError } from '@trackops/messaging'
 import type { AnyMessage } from '@trackops/contracts'
-import type { Db } from '../src/inventory-store.ts'
+import type { Db } from '../src/inventory-db.ts'
 import { createCommandBatchHandler } from '../src/handlers.ts'
 import { command, events, expectInvariant, handler, logger, migrate, newItem, openDb, reserveCommand, stockOf, TTL_SECONDS } from './support.ts'
 

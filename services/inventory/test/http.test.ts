@@ -7,7 +7,7 @@ import { createHealth } from '@trackops/runtime'
 import { createVerifier, type App, type Role } from '@trackops/http'
 import { testEnv, tokenFor } from '../../../tests/support/env.ts'
 import { buildApp } from '../src/http.ts'
-import type { Db } from '../src/inventory-store.ts'
+import type { Db } from '../src/inventory-db.ts'
 import { deliver, events, expectInvariant, handler, migrate, newItem, openDb, reserveCommand, stockOf, uid } from './support.ts'
 
 let db: Db

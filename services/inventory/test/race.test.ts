@@ -11,7 +11,7 @@ import { createVerifier, type App } from '@trackops/http'
 import { testEnv, tokenFor } from '../../../tests/support/env.ts'
 import { buildApp } from '../src/http.ts'
 import { expireDueReservations } from '../src/expire-reservations.ts'
-import type { Db } from '../src/inventory-store.ts'
+import type { Db } from '../src/inventory-db.ts'
 import { command, deliver, events, expectInvariant, handler, migrate, newItem, openDb, reservationsOf, reserveCommand, stockOf } from './support.ts'
 
 const CONCURRENCY = 40

@@ -5,7 +5,7 @@ import type { MessageOf } from '@trackops/contracts'
 import { expireDueReservations } from '../src/expire-reservations.ts'
 import { adjustStock } from '../src/adjust-stock.ts'
 import { deleteItem } from '../src/manage-items.ts'
-import type { Db } from '../src/inventory-store.ts'
+import type { Db } from '../src/inventory-db.ts'
 import {
   command, deliver, events, expectInvariant, handler, logger, migrate, newItem, openDb, reservationsOf, reserveCommand, setFlags, stockOf, TTL_SECONDS,
 } from './support.ts'

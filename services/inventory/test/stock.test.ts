@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
-  adjustmentProblem, aggregateLines, applyItemPatch, centsOfDecimal, centsOfNumeric, checkReservation, lowStockAlert, numericOfCents,
-  needsReordering, type ItemState, type StockRow,
+  adjustmentProblem, aggregateLines, applyItemPatch, checkReservation, lowStockAlert, needsReordering, type ItemState, type StockRow,
 } from '../src/stock.ts'
 
 const row = (productId: string, availableQuantity: number, o: Partial<StockRow> = {}): StockRow => ({
@@ -54,21 +53,6 @@ describe('lowStockAlert', () => {
   })
   it('when the minimum is raised above the stock, then the product crosses into low stock', () => {
     expect(lowStockAlert(v(15, 10), v(15, 20))).toEqual({ productId: 'A', available: 15, minStockLevel: 20 })
-  })
-})
-
-describe('money', () => {
-  it('when numeric text is read, then cents are exact', () => {
-    expect(centsOfNumeric('199.99')).toBe(19999)
-    expect(centsOfNumeric('5')).toBe(500)
-    expect(centsOfNumeric('0.5')).toBe(50)
-    expect(numericOfCents(19999)).toBe('199.99')
-    expect(numericOfCents(5)).toBe('0.05')
-  })
-  it('when a decimal has more than two places, then it is refused', () => {
-    expect(centsOfDecimal(0.29)).toBe(29)
-    expect(centsOfDecimal(199.99)).toBe(19999)
-    expect(centsOfDecimal(1.234)).toBeNull()
   })
 })
 

@@ -11,7 +11,8 @@ import { messagingMigrationsDir, newMessage, type HandlerContext, type MessageHa
 import { testEnv } from '../../../tests/support/env.ts'
 import { commandsGroup, createCommandHandler } from '../src/handlers.ts'
 import { createItem } from '../src/manage-items.ts'
-import type { Db, InventoryDb, Item } from '../src/inventory-store.ts'
+import type { Item } from '../src/item-store.ts'
+import type { Db, InventoryDb } from '../src/inventory-db.ts'
 
 export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
 export const TTL_SECONDS = 1800

@@ -5,7 +5,8 @@ import { AppError } from '@trackops/http'
 import type { MessageData } from '@trackops/contracts'
 import { enqueue, newMessage, type MessageContext } from '@trackops/messaging'
 import { cancelledByOf, decideTransition, type ChangeCause, type Order, type OrderStatus } from './order.ts'
-import { insertHistory, lockOrder, updateOrderStatus, type Db } from './order-store.ts'
+import { lockOrder, updateOrderStatus, type Db } from './order-store.ts'
+import { insertHistory } from './history-store.ts'
 
 export type StatusChangeResult = { outcome: 'changed' | 'unchanged'; order: Order } | { outcome: 'invalid-transition'; from: OrderStatus }
 

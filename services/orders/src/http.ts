@@ -1,21 +1,25 @@
-// The order API. Routes translate HTTP to use cases and back; decimals exist only here (totalAmount, prices).
-import { Type, type TSchema } from 'typebox'
+// The order API. Routes translate HTTP to use cases and back; the wire format is in order-json.ts and
+// order-request.ts.
+import { Type } from 'typebox'
 import type { Logger } from 'pino'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, canSee, createApp, registerCachesRoute, type App, type AppOptions, type Principal, type Verifier } from '@trackops/http'
 import type { Health } from '@trackops/runtime'
 import type { CacheRegistry } from '@trackops/cache'
 import type { MessageContext } from '@trackops/messaging'
-import { centsToAmount, isOrderStatus, orderStatuses, type ChangeCause, type Order, type OrderStatus } from './order.ts'
+import type { ChangeCause, OrderStatus } from './order.ts'
+import { CancelJson, HistoryJson, IdParams, IfMatch, OrderJson, PageJson, PageQuery, Status, Uuid, historyJson, orderJson, pageJson } from './order-json.ts'
 import { CreateOrderBody, dropAbsentFields, newOrderOf } from './order-request.ts'
-import { getOrder, listHistory, listOrders, sortColumns, type Db, type HistoryEntry, type ListQuery, type SortField } from './order-store.ts'
+import { getOrder, listOrders, sortColumns, type Db, type ListQuery, type SortField } from './order-store.ts'
+import { listHistory } from './history-store.ts'
 import { placeOrder } from './place-order.ts'
 import { changeStatus, orderNotFound } from './change-status.ts'
 import { cancelOrder } from './cancel-order.ts'
 import { registerSagaRoutes } from './saga/http.ts'
 import type { OrderSaga } from './saga/create-saga.ts'
 import type { CachedOrder, OrderCache } from './order-cache.ts'
-import { registerLiveRoutes, type LiveOrders } from './live-orders.ts'
+import type { LiveOrders } from './live-orders.ts'
+import { registerLiveRoutes } from './live-routes.ts'
 
 export interface AppDeps {
   db: Db
@@ -35,95 +39,6 @@ export interface AppDeps {
   /** Live updates (SSE routes); without it they are not offered. */
   live?: LiveOrders
 }
-
-// --- schemas (OpenAPI; the create body's are in order-request.ts) --------------------------------------------------
-
-const Uuid = Type.String({ format: 'uuid' })
-const Status = Type.Enum([...orderStatuses], { errorMessage: `must be one of ${orderStatuses.join(', ')}` })
-
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
-const OrderJson = Type.Object({
-  id: Type.String(),
-  customerId: Type.String(),
-  status: Status,
-  totalAmount: Type.Number(),
-  currency: Type.String(),
-  address: Type.Object({
-    streetAddress: Type.String(),
-    city: Type.String(),
-    state: Nullable(Type.String()),
-    postalCode: Type.String(),
-    country: Type.String(),
-    phoneNumber: Nullable(Type.String()),
-  }),
-  deliveryInstructions: Nullable(Type.String()),
-  items: Type.Array(
-    Type.Object({ productId: Type.String(), productName: Type.String(), quantity: Type.Integer(), unitPrice: Type.Number(), totalPrice: Type.Number() }),
-  ),
-  cancellationReason: Nullable(Type.String({ description: 'Why the order was cancelled (the reason given, or the saga\'s: a failed reservation or payment, a timeout); null unless CANCELLED.' })),
-  cancelledBy: Nullable(Type.String({ description: 'Who cancelled it: the subject of the customer or operator who asked, `saga` when the order saga cancelled it (reservation or payment failed, a step timed out), `system` otherwise; null unless CANCELLED.' })),
-  createdAt: Type.String({ format: 'date-time' }),
-  updatedAt: Type.String({ format: 'date-time' }),
-  version: Type.Integer(),
-})
-const PageJson = Type.Object({
-  content: Type.Array(OrderJson),
-  page: Type.Integer(),
-  size: Type.Integer(),
-  totalElements: Type.Integer(),
-  totalPages: Type.Integer(),
-})
-const HistoryJson = Type.Object({
-  orderId: Type.String(),
-  entries: Type.Array(
-    Type.Object({
-      at: Type.String({ format: 'date-time' }),
-      from: Nullable(Status),
-      to: Status,
-      cause: Type.String(),
-      reason: Nullable(Type.String()),
-      actor: Nullable(Type.String()),
-      correlationId: Type.String(),
-      version: Type.Integer(),
-    }),
-  ),
-})
-const CancelJson = Type.Object({ order: OrderJson, cancellation: Type.Literal('compensating') })
-
-const IdParams = Type.Object({ id: Uuid })
-const PageQuery = Type.Object({
-  page: Type.Integer({ minimum: 0, default: 0, description: '0-based page number' }),
-  size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  sort: Type.Optional(Type.String({ description: `field[,asc|desc]; fields: ${Object.keys(sortColumns).join(', ')}. Default createdAt,desc` })),
-})
-const IfMatch = Type.Object({ 'if-match': Type.Optional(Type.String({ description: 'The order version you read (its ETag); the change is refused with 409 if the order changed since.' })) })
-
-// --- JSON at the edge -------------------------------------------------------------------------------------------------
-
-export function orderJson(o: CachedOrder) {
-  return {
-    id: o.id,
-    customerId: o.customerId,
-    status: o.status,
-    totalAmount: centsToAmount(o.totalCents),
-    currency: o.currency,
-    address: o.address,
-    deliveryInstructions: o.deliveryInstructions,
-    items: o.items.map((i) => ({ productId: i.productId, productName: i.productName, quantity: i.quantity, unitPrice: centsToAmount(i.unitPriceCents), totalPrice: centsToAmount(i.totalCents) })),
-    cancellationReason: o.cancellationReason,
-    cancelledBy: o.cancelledBy,
-    createdAt: o.createdAt.toISOString(),
-    updatedAt: o.updatedAt.toISOString(),
-    version: o.version,
-  }
-}
-
-const historyJson = (orderId: string, entries: HistoryEntry[]) => ({
-  orderId,
-  entries: entries.map((e) => ({ at: e.at.toISOString(), from: e.from, to: e.to, cause: e.cause, reason: e.reason, actor: e.actor, correlationId: e.correlationId, version: e.orderVersion })),
-})
-
-// --- request helpers ----------------------------------------------------------------------------------------------------
 
 const isStaff = (p: Principal | undefined) => p !== undefined && (p.roles.includes('operator') || p.roles.includes('admin'))
 const causeOf = (p: Principal | undefined): ChangeCause => (isStaff(p) ? 'operator' : 'customer')
@@ -151,27 +66,12 @@ function parseIfMatch(value: string | undefined): number | undefined {
   return Number(m[1])
 }
 
-function parseStatus(value: unknown, field: string): OrderStatus {
-  if (isOrderStatus(value)) return value
-  throw new AppError('order.validation', `The ${field} is invalid.`, { errors: [{ field, message: `must be one of ${orderStatuses.join(', ')}` }] })
-}
-
 /** How the routes that change an order answer a request their schema refuses (as their own checks do). */
 const validation = { code: 'order.validation', message: 'The request is invalid; see errors for each field.' }
 
 function sendOrder(reply: FastifyReply, order: CachedOrder, code = 200) {
   return reply.code(code).header('etag', `"${order.version}"`).send(orderJson(order))
 }
-
-const page = (q: ListQuery, r: { orders: Order[]; total: number }) => ({
-  content: r.orders.map(orderJson),
-  page: q.page,
-  size: q.size,
-  totalElements: r.total,
-  totalPages: Math.ceil(r.total / q.size),
-})
-
-// --- routes ----------------------------------------------------------------------------------------------------------------
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   const db = deps.db
@@ -247,16 +147,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     { config: staff, schema: { tags, summary: 'List orders (operators)', querystring: PageQuery, response: { 200: PageJson } } },
     async (req) => {
       const q: ListQuery = { filter: {}, page: req.query.page, size: req.query.size, sort: parseSort(req.query.sort) }
-      return page(q, await listOrders(db, q))
+      return pageJson(q, await listOrders(db, q))
     },
   )
 
   app.get(
     '/api/orders/status/:status',
-    { config: staff, schema: { tags, summary: 'List orders in one status (operators)', params: Type.Object({ status: Type.String() }), querystring: PageQuery, response: { 200: PageJson } } },
+    { config: staff, schema: { tags, summary: 'List orders in one status (operators)', params: Type.Object({ status: Status }), querystring: PageQuery, response: { 200: PageJson } } },
     async (req) => {
-      const q: ListQuery = { filter: { status: parseStatus(req.params.status, 'status') }, page: req.query.page, size: req.query.size, sort: parseSort(req.query.sort) }
-      return page(q, await listOrders(db, q))
+      const q: ListQuery = { filter: { status: req.params.status }, page: req.query.page, size: req.query.size, sort: parseSort(req.query.sort) }
+      return pageJson(q, await listOrders(db, q))
     },
   )
 
@@ -267,7 +167,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       const customerId = req.params.customerId.toLowerCase()
       if (!canSee(req.principal, customerId)) throw new AppError('customer.not-found', `Customer ${customerId} was not found.`)
       const q: ListQuery = { filter: { customerId }, page: req.query.page, size: req.query.size, sort: parseSort(req.query.sort) }
-      return page(q, await listOrders(db, q))
+      return pageJson(q, await listOrders(db, q))
     },
   )
 
@@ -359,7 +259,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     )
   }
 
-  registerSagaRoutes(app, { saga: deps.saga, afterCommit: async (orderId) => cache?.refresh(orderId) })
+  registerSagaRoutes(app, { saga: deps.saga, afterCommit: async (orderId) => cache?.refresh([orderId]) })
   if (deps.live) registerLiveRoutes(app, { db, live: deps.live })
 
   registerCachesRoute(app, deps.caches)

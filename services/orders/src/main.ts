@@ -11,10 +11,12 @@ import { batchPolicyOf, createChangeConsumer, createConsumer, createKafkaAdmin, 
 import { loadOrdersConfig } from './config.ts'
 import { buildApp } from './http.ts'
 import { createBatchHandler, createMessageHandler } from './handlers.ts'
-import { createCatalogChangeHandler } from './catalog.ts'
-import { pruneIdempotencyKeys, type Db } from './order-store.ts'
+import { createCatalogChangeHandler } from './catalog-changes.ts'
+import type { Db } from './order-store.ts'
+import { pruneIdempotencyKeys } from './idempotency-store.ts'
 import { createSaga } from './saga/create-saga.ts'
-import { createOrderCache, createOrderChangeHandler, orderChangeOfEvent, orderChangeOfRow } from './order-cache.ts'
+import { createOrderCache } from './order-cache.ts'
+import { createOrderChangeHandler, orderChangeOfEvent, orderChangeOfRow } from './order-changes.ts'
 import { createLiveOrders } from './live-orders.ts'
 
 const config = loadOrdersConfig(process.env)

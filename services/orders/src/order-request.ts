@@ -3,7 +3,9 @@
 // say — rules across fields, lines of one product merged — and turns the request into the order's terms (cents).
 import { Type, type Static } from 'typebox'
 import type { FieldError } from '@trackops/http'
-import { amountToCents, mergeLines, type Address, type Line, type NewOrder } from './order.ts'
+import { centsOfAmount } from '@trackops/contracts'
+import type { Address, Line, NewOrder } from './order.ts'
+import { mergeLines } from './pricing.ts'
 
 export const MAX_LINES = 50
 export const MAX_QUANTITY = 1000
@@ -103,7 +105,7 @@ export function newOrderOf(request: CreateOrderRequest): { ok: true; value: NewO
   }
   let totalCents: number | null = null
   if (request.totalAmount !== undefined) {
-    totalCents = amountToCents(request.totalAmount)
+    totalCents = centsOfAmount(request.totalAmount)
     if (totalCents === null) errors.push({ field: 'totalAmount', message: TOTAL_RULE })
   } else if (items === null) errors.push({ field: 'totalAmount', message: 'is required when the order has no items' })
   if (errors.length) return { ok: false, errors }

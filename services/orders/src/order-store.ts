@@ -1,6 +1,7 @@
-// SQL for orders, their lines, their history and idempotency keys. Reads of one order go through getOrder,
-// the single place a cache can wrap.
-import { sql, type ColumnType, type Generated, type Kysely, type Selectable } from 'kysely'
+// SQL for orders and their lines, and OrdersDb, the type of the whole orders database. Reads of one order go
+// through getOrder, the single place a cache can wrap. Their history is in history-store.ts, idempotency keys in
+// idempotency-store.ts.
+import { type ColumnType, type Generated, type Kysely, type Selectable } from 'kysely'
 import type { Participant } from '@trackops/contracts'
 import type { MessagingTables } from '@trackops/messaging'
 import type { ChangeCause, Order, OrderItem, OrderStatus } from './order.ts'
@@ -267,8 +268,7 @@ export async function updateOrderStatus(
   return row ? { version: row.version, updatedAt: row.updated_at } : null
 }
 
-// --- lists --------------------------------------------------------------------------------------------------------
-
+/** The columns a list of orders can be sorted by. */
 export const sortColumns = { createdAt: 'created_at', updatedAt: 'updated_at', totalAmount: 'total_cents', status: 'status' } as const
 export type SortField = keyof typeof sortColumns
 
@@ -295,87 +295,4 @@ export async function listOrders(db: Db, q: ListQuery): Promise<{ orders: Order[
   ])
   const items = await itemsOf(db, rows.map((r) => r.id))
   return { orders: rows.map((r) => toOrder(r, items.get(r.id) ?? [])), total: Number(count.n) }
-}
-
-// --- history ------------------------------------------------------------------------------------------------------
-
-export interface HistoryEntry {
-  orderId: string
-  from: OrderStatus | null
-  to: OrderStatus
-  cause: ChangeCause
-  reason: string | null
-  actor: string | null
-  correlationId: string
-  orderVersion: number
-  at: Date
-}
-
-export async function insertHistory(tx: Db, e: HistoryEntry): Promise<void> {
-  const row = {
-    order_id: e.orderId,
-    from_status: e.from,
-    to_status: e.to,
-    cause: e.cause,
-    reason: e.reason,
-    actor: e.actor,
-    correlation_id: e.correlationId,
-    order_version: e.orderVersion,
-    occurred_at: e.at,
-  }
-  const held = heldWrites(tx)
-  if (held) held.history(row)
-  else await tx.insertInto('order_history').values(row).execute()
-}
-
-const historyEntryOf = (r: Selectable<OrderHistoryTable>): HistoryEntry => ({
-  orderId: r.order_id,
-  from: r.from_status,
-  to: r.to_status,
-  cause: r.cause,
-  reason: r.reason,
-  actor: r.actor,
-  correlationId: r.correlation_id,
-  orderVersion: Number(r.order_version),
-  at: r.occurred_at,
-})
-
-export async function listHistory(db: Db, orderId: string): Promise<HistoryEntry[]> {
-  const rows = await db.selectFrom('order_history').selectAll().where('order_id', '=', orderId).orderBy('id').execute()
-  return rows.map(historyEntryOf)
-}
-
-/** The entry written with this version of the order, or, without a version, the latest one; null if none. */
-export async function findHistoryEntry(db: Db, orderId: string, version?: number): Promise<HistoryEntry | null> {
-  let q = db.selectFrom('order_history').selectAll().where('order_id', '=', orderId)
-  if (version !== undefined) q = q.where('order_version', '=', version)
-  const row = await q.orderBy('id', 'desc').limit(1).executeTakeFirst()
-  return row ? historyEntryOf(row) : null
-}
-
-// --- idempotency keys ---------------------------------------------------------------------------------------------
-
-/**
- * Claims the key for this request in the caller's transaction. A concurrent transaction holding the same key
- * makes this wait until it ends: then the key is ours (it rolled back) or theirs (it committed).
- */
-export async function claimIdempotencyKey(
-  tx: Db,
-  claim: { key: string; customerId: string; requestHash: string; orderId: string; now: Date },
-): Promise<{ claimed: true } | { claimed: false; requestHash: string; customerId: string; orderId: string }> {
-  const inserted = await tx
-    .insertInto('idempotency_keys')
-    .values({ idempotency_key: claim.key, customer_id: claim.customerId, request_hash: claim.requestHash, order_id: claim.orderId, created_at: claim.now })
-    .onConflict((oc) => oc.column('idempotency_key').doNothing())
-    .returning('idempotency_key')
-    .executeTakeFirst()
-  if (inserted) return { claimed: true }
-  const existing = await tx.selectFrom('idempotency_keys').selectAll().where('idempotency_key', '=', claim.key).executeTakeFirstOrThrow()
-  return { claimed: false, requestHash: existing.request_hash, customerId: existing.customer_id, orderId: existing.order_id }
-}
-
-/** Keys older than the retention are forgotten: a retry after that creates a new order. */
-export async function pruneIdempotencyKeys(db: Db, olderThan: Date): Promise<number> {
-  const r = await sql`DELETE FROM idempotency_keys WHERE created_at < ${olderThan}`.execute(db)
-  return Number(r.numAffectedRows ?? 0)
 }

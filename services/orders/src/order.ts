@@ -1,5 +1,5 @@
-// The order, pure: types, the status machine, money and pricing. No I/O, no clock,
-// no random ids. Money is integer cents; decimals exist only at the HTTP edge (amountToCents / centsToAmount).
+// The order, pure: its types, its status machine and a new order. No I/O, no clock, no random ids. Money is
+// integer cents (money.ts); lines are priced in pricing.ts.
 
 export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'PROCESSING' | 'SHIPPED' | 'DELIVERED' | 'CANCELLED'
 export const orderStatuses: readonly OrderStatus[] = ['PENDING', 'CONFIRMED', 'PROCESSING', 'SHIPPED', 'DELIVERED', 'CANCELLED']
@@ -28,6 +28,8 @@ export function cancelledByOf(cause: ChangeCause, actor: string | undefined): st
 }
 
 export const CURRENCY = 'USD'
+/** The largest order total, in cents (999,999.99). */
+export const MAX_TOTAL_CENTS = 99_999_999
 
 export interface Address {
   streetAddress: string
@@ -36,6 +38,12 @@ export interface Address {
   postalCode: string
   country: string
   phoneNumber: string | null
+}
+
+/** A line as asked for: a product and how many. */
+export interface Line {
+  productId: string
+  quantity: number
 }
 
 export interface OrderItem {
@@ -65,8 +73,7 @@ export interface Order {
   version: number
 }
 
-// --- status machine -------------------------------------------------------------------------------------------
-
+// The status machine.
 const forward: Record<OrderStatus, OrderStatus | null> = {
   PENDING: 'CONFIRMED',
   CONFIRMED: 'PROCESSING',
@@ -87,81 +94,6 @@ export function decideTransition(from: OrderStatus, to: OrderStatus): Transition
   if (to === 'CANCELLED' || forward[from] === to) return { kind: 'allowed' }
   return { kind: 'refused', reason: `A ${from} order can only become ${forward[from]} or CANCELLED, not ${to}.` }
 }
-
-// --- money ------------------------------------------------------------------------------------------------------
-
-export const MIN_TOTAL_CENTS = 1
-export const MAX_TOTAL_CENTS = 99_999_999
-
-/** A JSON number with at most two decimals → cents; null when it has more precision than cents. */
-export function amountToCents(amount: number): number | null {
-  if (!Number.isFinite(amount)) return null
-  const cents = Math.round(amount * 100)
-  return Math.abs(amount * 100 - cents) < 1e-6 ? cents : null
-}
-
-export const centsToAmount = (cents: number) => cents / 100
-
-/** A decimal string as Debezium sends numeric columns ("199.99", "5", "-0.5") → cents; null when not exact. */
-export function decimalToCents(value: string): number | null {
-  const m = /^(-?)(\d+)(?:\.(\d{1,2})0*)?$/.exec(value.trim())
-  if (!m) return null
-  const cents = Number(m[2]) * 100 + Number((m[3] ?? '').padEnd(2, '0'))
-  return m[1] ? -cents : cents
-}
-
-export const formatCents = (cents: number) => `${Math.trunc(cents / 100)}.${String(Math.abs(cents % 100)).padStart(2, '0')}`
-
-// --- pricing ----------------------------------------------------------------------------------------------------
-
-export interface CatalogProduct {
-  productId: string
-  productName: string
-  unitPriceCents: number
-  isActive: boolean
-  isDiscontinued: boolean
-}
-
-export interface Line {
-  productId: string
-  quantity: number
-}
-
-export type PricingProblem = { productId: string; reason: 'unknown' | 'inactive' | 'discontinued' }
-
-/** One line per product, quantities summed, in the order products first appear. */
-export function mergeLines(lines: readonly Line[]): Line[] {
-  const merged = new Map<string, number>()
-  for (const line of lines) merged.set(line.productId, (merged.get(line.productId) ?? 0) + line.quantity)
-  return [...merged].map(([productId, quantity]) => ({ productId, quantity }))
-}
-
-export function priceLines(
-  lines: readonly Line[],
-  catalog: ReadonlyMap<string, CatalogProduct>,
-): { ok: true; items: OrderItem[]; totalCents: number } | { ok: false; problems: PricingProblem[] } {
-  const problems: PricingProblem[] = []
-  const items: OrderItem[] = []
-  for (const line of lines) {
-    const product = catalog.get(line.productId)
-    if (!product) problems.push({ productId: line.productId, reason: 'unknown' })
-    else if (product.isDiscontinued) problems.push({ productId: line.productId, reason: 'discontinued' })
-    else if (!product.isActive) problems.push({ productId: line.productId, reason: 'inactive' })
-    else {
-      items.push({
-        productId: product.productId,
-        productName: product.productName,
-        quantity: line.quantity,
-        unitPriceCents: product.unitPriceCents,
-        totalCents: product.unitPriceCents * line.quantity,
-      })
-    }
-  }
-  if (problems.length) return { ok: false, problems }
-  return { ok: true, items, totalCents: items.reduce((sum, i) => sum + i.totalCents, 0) }
-}
-
-// --- a new order ------------------------------------------------------------------------------------------------
 
 export interface NewOrder {
   customerId: string

@@ -4,17 +4,12 @@ import { createHash } from 'node:crypto'
 import client from 'prom-client'
 import { AppError } from '@trackops/http'
 import { enqueue, newMessage, type MessageContext } from '@trackops/messaging'
-import {
-  MAX_TOTAL_CENTS,
-  formatCents,
-  openOrder,
-  priceLines,
-  type ChangeCause,
-  type NewOrder,
-  type Order,
-  type OrderItem,
-} from './order.ts'
-import { claimIdempotencyKey, getOrder, insertHistory, insertOrder, type Db, type OrdersDb } from './order-store.ts'
+import { decimalTextOfCents } from '@trackops/contracts'
+import { MAX_TOTAL_CENTS, openOrder, type ChangeCause, type NewOrder, type Order, type OrderItem } from './order.ts'
+import { priceLines } from './pricing.ts'
+import { getOrder, insertOrder, type Db, type OrdersDb } from './order-store.ts'
+import { claimIdempotencyKey } from './idempotency-store.ts'
+import { insertHistory } from './history-store.ts'
 import { findProducts } from './catalog.ts'
 import type { OrderSaga } from './saga/create-saga.ts'
 
@@ -122,13 +117,13 @@ async function price(tx: Db, order: NewOrder): Promise<{ items: OrderItem[]; tot
     throw new AppError('order.unprocessable', `${errors.length === 1 ? 'A product' : `${errors.length} products`} of this order cannot be ordered; see errors.`, { errors })
   }
   if (priced.totalCents > MAX_TOTAL_CENTS) {
-    throw new AppError('order.unprocessable', `The order total ${formatCents(priced.totalCents)} is above the maximum of ${formatCents(MAX_TOTAL_CENTS)}.`, {
-      errors: [{ field: 'items', message: `total ${formatCents(priced.totalCents)} exceeds ${formatCents(MAX_TOTAL_CENTS)}` }],
+    throw new AppError('order.unprocessable', `The order total ${decimalTextOfCents(priced.totalCents)} is above the maximum of ${decimalTextOfCents(MAX_TOTAL_CENTS)}.`, {
+      errors: [{ field: 'items', message: `total ${decimalTextOfCents(priced.totalCents)} exceeds ${decimalTextOfCents(MAX_TOTAL_CENTS)}` }],
     })
   }
   if (order.totalCents !== null && order.totalCents !== priced.totalCents) {
-    throw new AppError('order.unprocessable', `totalAmount ${formatCents(order.totalCents)} does not match the items' total at catalog prices, ${formatCents(priced.totalCents)}.`, {
-      errors: [{ field: 'totalAmount', message: `must equal the items' total ${formatCents(priced.totalCents)} (or be left out)` }],
+    throw new AppError('order.unprocessable', `totalAmount ${decimalTextOfCents(order.totalCents)} does not match the items' total at catalog prices, ${decimalTextOfCents(priced.totalCents)}.`, {
+      errors: [{ field: 'totalAmount', message: `must equal the items' total ${decimalTextOfCents(priced.totalCents)} (or be left out)` }],
     })
   }
   return priced

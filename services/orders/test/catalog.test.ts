@@ -3,7 +3,7 @@ import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { App } from '@trackops/http'
 import type { RowChange } from '@trackops/messaging'
-import { createCatalogChangeHandler } from '../src/catalog.ts'
+import { createCatalogChangeHandler } from '../src/catalog-changes.ts'
 import { address, createTestApp, createTestDb, operator } from './support.ts'
 
 const db = createTestDb()

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import {
-  amountToCents,
-  centsToAmount,
-  decideTransition,
-  decimalToCents,
-  formatCents,
-  mergeLines,
-  orderStatuses,
-  priceLines,
-  type CatalogProduct,
-  type OrderStatus,
-} from '../src/order.ts'
+import { decideTransition, orderStatuses, type OrderStatus } from '../src/order.ts'
+import { mergeLines, priceLines, type CatalogProduct } from '../src/pricing.ts'
 import { dropAbsentFields, newOrderOf } from '../src/order-request.ts'
 
 const allowed: [OrderStatus, OrderStatus][] = [
@@ -35,36 +25,6 @@ describe('the order status machine', () => {
       })
     }
   }
-})
-
-describe('money', () => {
-  it('when an amount has at most two decimals, then it converts to exact cents and back', () => {
-    expect(amountToCents(0.01)).toBe(1)
-    expect(amountToCents(19.99)).toBe(1999)
-    expect(amountToCents(0.1 + 0.2)).toBe(30)
-    expect(amountToCents(999999.99)).toBe(99999999)
-    expect(centsToAmount(1999)).toBe(19.99)
-    expect(JSON.stringify(centsToAmount(30))).toBe('0.3')
-  })
-  it('when an amount has more precision than cents or is not finite, then it is refused', () => {
-    expect(amountToCents(1.005)).toBeNull()
-    expect(amountToCents(0.001)).toBeNull()
-    expect(amountToCents(Number.NaN)).toBeNull()
-    expect(amountToCents(Number.POSITIVE_INFINITY)).toBeNull()
-  })
-  it('when Debezium sends a numeric as a string, then it converts exactly', () => {
-    expect(decimalToCents('199.99')).toBe(19999)
-    expect(decimalToCents('5')).toBe(500)
-    expect(decimalToCents('5.5')).toBe(550)
-    expect(decimalToCents('0.10')).toBe(10)
-    expect(decimalToCents('12.340')).toBe(1234)
-    expect(decimalToCents('1.999')).toBeNull()
-    expect(decimalToCents('abc')).toBeNull()
-  })
-  it('when cents are formatted, then they read as a decimal amount', () => {
-    expect(formatCents(1)).toBe('0.01')
-    expect(formatCents(123456)).toBe('1234.56')
-  })
 })
 
 describe('pricing', () => {

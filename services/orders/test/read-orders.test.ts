@@ -140,8 +140,8 @@ describe('lists', () => {
     ['/api/orders?size=0', 'querystring.size'],
     ['/api/orders?page=-1', 'querystring.page'],
     ['/api/orders?page=abc', 'querystring.page'],
-    ['/api/orders/status/LOST', 'status'],
-    ['/api/orders/status/pending', 'status'],
+    ['/api/orders/status/LOST', 'params.status'],
+    ['/api/orders/status/pending', 'params.status'],
     ['/api/orders/customer/not-a-uuid', 'params.customerId'],
   ]
   for (const [url, field] of badQueries) {

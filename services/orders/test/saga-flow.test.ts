@@ -15,7 +15,8 @@ import { findSaga } from '../src/saga/store.ts'
 import { orderNotFound } from '../src/change-status.ts'
 import { placeOrder } from '../src/place-order.ts'
 import { createBatchHandler } from '../src/handlers.ts'
-import { getOrder, listHistory, lockOrder } from '../src/order-store.ts'
+import { getOrder, lockOrder } from '../src/order-store.ts'
+import { listHistory } from '../src/history-store.ts'
 import { STEP_TIMEOUT_SECONDS, createTestSaga, addProduct, address, createTestApp, createTestDb, forceStatus, insertBareOrder, outboxOf, bearer } from './support.ts'
 
 const db = createTestDb()

@@ -2,7 +2,8 @@
 // a customer sees only a payment whose customer is them (any other id answers 404, so ids cannot be probed).
 import { Type, type Static } from 'typebox'
 import { AppError, canSee, createApp, ProblemSchema, type AppOptions } from '@trackops/http'
-import { findPayment, listPayments, type Db, type PaymentView } from './payment-store.ts'
+import type { Db } from './payment-store.ts'
+import { findPayment, listPayments, type PaymentView } from './payment-views.ts'
 import packageJson from '../package.json' with { type: 'json' }
 
 /** What createApp needs (verify is required), plus the database. */

@@ -176,13 +176,13 @@ export async function buildApp(deps: RelayAppDeps) {
     return deps.producer
   }
 
-  // --- AsyncAPI --------------------------------------------------------------------------------------------------
+  // The AsyncAPI document, public: as JSON and as a readable page.
   app.get('/asyncapi.json', { config: { auth: 'public' }, schema: { tags: ['asyncapi'], summary: 'The AsyncAPI 3.0 document of every TrackOps topic and message' } }, async () => asyncApi)
   app.get('/asyncapi', { config: { auth: 'public' }, schema: { tags: ['asyncapi'], summary: 'The AsyncAPI document as a readable page' } }, async (_req, reply) =>
     reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").send(asyncApiPage),
   )
 
-  // --- outbox ----------------------------------------------------------------------------------------------------
+  // Outbox rows of every source database (/api/events), and publishing on demand under the outbox strategy.
   app.get('/api/events/stats', {
     config: { auth: readers },
     schema: {
@@ -277,7 +277,7 @@ export async function buildApp(deps: RelayAppDeps) {
     return { strategy, batchSize: req.query.batchSize, published: bySource.reduce((n, s) => n + s.published, 0), sources: bySource, timestamp: new Date().toISOString() }
   })
 
-  // --- dead letters ----------------------------------------------------------------------------------------------
+  // Dead letters and the records parked behind them (/api/dlq); replaying and discarding are audited.
   const Filter = {
     topic: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     group: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),

@@ -2,7 +2,7 @@
 import { Type, type TSchema } from 'typebox'
 import type { FastifyRequest } from 'fastify'
 import type { App } from '@trackops/http'
-import { centsToAmount } from '../order.ts'
+import { amountOfCents } from '@trackops/contracts'
 import { sagaStatuses, type Saga, type SagaEvent, type SagaStatus } from './saga.ts'
 import { sagaNotFound, type OrderSaga } from './create-saga.ts'
 
@@ -65,7 +65,7 @@ export function sagaJson(s: Saga) {
     reservation: s.reservation,
     payment: s.payment,
     paymentId: s.paymentId,
-    totalAmount: centsToAmount(s.totalCents),
+    totalAmount: amountOfCents(s.totalCents),
     currency: s.currency,
     cancelReason: s.cancelReason,
     cause: s.cause,
