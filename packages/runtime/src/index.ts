@@ -6,4 +6,4 @@ export { initTracing, shutdownTracing, startSpan, withSpan, currentTraceId, curr
 export { createHealth, databaseComponent, redisComponent, type Health, type Component, type ComponentResult } from './health.ts'
 export { onShutdown } from './shutdown.ts'
 export { startPeriodic, type Periodic } from './periodic.ts'
-export { runService, type ServiceOptions, type Worker, type Job } from './service.ts'
+export { runService, startService, type RunningService, type ServiceOptions, type Worker, type Job } from './service.ts'

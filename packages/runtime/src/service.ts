@@ -40,7 +40,26 @@ const RETRY_MAX_MS = 5_000
 const LOG_EVERY_NTH_FAILURE = 12
 const STOP_WAITS_FOR_A_START_MS = 3_000
 
+export interface RunningService {
+  /**
+   * Stops in the fixed order — HTTP, jobs, workers, then `close` — each part even when one before it failed.
+   * Resolves false when a part failed to close (logged); calling it again returns the same stop.
+   */
+  stop(): Promise<boolean>
+}
+
+/** Runs the service and stops it on SIGTERM/SIGINT, exiting non-zero when a part did not close cleanly. */
 export async function runService(opts: ServiceOptions): Promise<void> {
+  const service = await startService(opts)
+  onShutdown(opts.logger, [
+    async () => {
+      if (!(await service.stop())) throw new Error('a part of the service did not close cleanly (logged above)')
+    },
+  ])
+}
+
+/** The service running, with its stop in the caller's hands (runService hands it to the signals). */
+export async function startService(opts: ServiceOptions): Promise<RunningService> {
   const { logger } = opts
   const workers = opts.workers ?? []
   let stopping = false
@@ -73,7 +92,7 @@ export async function runService(opts: ServiceOptions): Promise<void> {
   const starting = workers.map(startRetrying)
   const periodic: Periodic[] = (opts.jobs ?? []).map((job) => startPeriodic({ ...job, logger }))
 
-  onShutdown(logger, [
+  const closers: (() => Promise<unknown>)[] = [
     () => opts.http.close(),
     ...periodic.map((p) => () => p.stop()),
     async () => {
@@ -84,5 +103,21 @@ export async function runService(opts: ServiceOptions): Promise<void> {
     },
     ...workers.map((w) => () => w.stop()),
     ...(opts.close ?? []),
-  ])
+  ]
+  let stopped: Promise<boolean> | undefined
+  return {
+    stop: () =>
+      (stopped ??= (async () => {
+        let clean = true
+        for (const close of closers) {
+          try {
+            await close()
+          } catch (error) {
+            clean = false
+            logger.error({ err: error }, 'error during shutdown')
+          }
+        }
+        return clean
+      })()),
+  }
 }
