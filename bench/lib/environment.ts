@@ -5,7 +5,8 @@ import { availableParallelism, release, totalmem } from 'node:os'
 import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import { adminSql, pgSettings } from './pg.ts'
-import { environOf, getJson, pidOf, root, testEnv } from './stack.ts'
+import { getJson, root, testEnv } from './stack.ts'
+import { environOf, pidOf } from './processes.ts'
 
 const run = promisify(execFile)
 

@@ -1,5 +1,5 @@
 import type { ResourceReport } from './resources.ts'
-import type { ActivityShare } from './pg.ts'
+import type { ActivityShare } from './pg-activity.ts'
 import type { ProfileSummary } from './profile.ts'
 import { ms, type Distribution } from './stats.ts'
 

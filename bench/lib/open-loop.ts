@@ -3,7 +3,8 @@
 // late the scheduler itself fired is reported too. Every order's saga is followed on Kafka, hop by hop.
 import type { KafkaRecordIn } from '../../packages/messaging/src/kafka.ts'
 import { nowMs, watchTopics, type Watcher } from './events.ts'
-import { customers as makeCustomers, orderBody, url, type Customer } from './stack.ts'
+import { customers as makeCustomers, url, type Customer } from './stack.ts'
+import { orderBody } from './products.ts'
 import { distribution, type Distribution } from './stats.ts'
 import { sleep } from './progress.ts'
 

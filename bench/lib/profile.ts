@@ -4,7 +4,8 @@
 // process.hrtime() reads, so the bench's own clock marks the window.
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { environOf, pidOf, restartable, restartService, root, waitForServices } from './stack.ts'
+import { root, waitForServices } from './stack.ts'
+import { environOf, pidOf, restartable, restartService } from './processes.ts'
 import { log } from './progress.ts'
 
 interface CpuProfile {

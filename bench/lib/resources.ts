@@ -3,7 +3,8 @@
 // so a service restarted mid-scenario is followed. Also scrapes the Node services' event-loop lag.
 import { readdir, readFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
-import { pidOf, root, url, type ServiceName } from './stack.ts'
+import { root, url, type ServiceName } from './stack.ts'
+import { pidOf } from './processes.ts'
 
 const CLK_TCK = 100
 const SAMPLE_MS = 500

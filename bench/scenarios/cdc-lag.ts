@@ -8,7 +8,8 @@ import { adminPool } from '../lib/pg.ts'
 import { nowMs, watchTopics } from '../lib/events.ts'
 import { placeOrdersOpenLoop } from '../lib/open-loop.ts'
 import { sampleResources, type ResourceReport } from '../lib/resources.ts'
-import { drainBenchSagas, getJson, onInterrupt, operatorTokens, testEnv, url } from '../lib/stack.ts'
+import { drainBenchSagas, getJson, operatorTokens, testEnv, url } from '../lib/stack.ts'
+import { onInterrupt } from '../lib/interrupt.ts'
 import { distribution, ms, type Distribution } from '../lib/stats.ts'
 import { metricDeltas, scrapeServiceMetrics, type ConsumerTiming } from '../lib/service-metrics.ts'
 import { log, progress, sleep } from '../lib/progress.ts'
@@ -87,7 +88,7 @@ export async function cdcLagScenario(ctx: ScenarioContext): Promise<ScenarioResu
     await sleep(1_000)
     await drainBenchSagas(60_000)
 
-    // --- measurement ------------------------------------------------------------------------------------------------
+    // The measurement: the updates at a fixed rate, each awaited on the CDC topic and (with a cache) in Redis.
     const pool = adminPool('trackops_orders')
     const sampler = sampleResources()
     const metricsBefore = await scrapeServiceMetrics()

@@ -3,11 +3,15 @@
 import { mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type autocannon from 'autocannon'
-import { adminSql, cloneSchema, dropDatabase, pgbench, sampleActivity, type ActivityShare, type PgbenchResult } from '../lib/pg.ts'
+import { adminSql, cloneSchema, dropDatabase, pgbench, type PgbenchResult } from '../lib/pg.ts'
+import { sampleActivity, type ActivityShare } from '../lib/pg-activity.ts'
 import { serviceShapes, type Fidelity } from '../lib/fidelity.ts'
 import { cannon, type LoadResult } from '../lib/load.ts'
 import { sampleResources, type ResourceReport } from '../lib/resources.ts'
-import { customers, drainBenchSagas, MARKER_CUSTOMER, onInterrupt, orderBody, root, runningStrategy, url } from '../lib/stack.ts'
+import { customers, drainBenchSagas, MARKER_CUSTOMER, root, url } from '../lib/stack.ts'
+import { orderBody } from '../lib/products.ts'
+import { runningStrategy } from '../lib/strategy.ts'
+import { onInterrupt } from '../lib/interrupt.ts'
 import { distribution, ms, ratio } from '../lib/stats.ts'
 import { log, progress } from '../lib/progress.ts'
 import { activityTable, findingsAndResources, pct, profileTables, table, verdict } from '../lib/markdown.ts'
@@ -40,7 +44,7 @@ export async function placeOrderScenario(ctx: ScenarioContext): Promise<Scenario
   const resources: Record<string, ResourceReport> = {}
   const findings: string[] = []
 
-  // --- the ceiling: PostgreSQL alone -----------------------------------------------------------------------------
+  // The ceiling: PostgreSQL alone, running the same transaction with pgbench in a scratch copy of the schema.
   log(`place-order: preparing ${SCRATCH_DB} (schema of trackops_orders) for the pgbench ceiling`)
   const unregister = onInterrupt(() => dropDatabase(SCRATCH_DB))
   await cloneSchema('trackops_orders', SCRATCH_DB)
@@ -103,7 +107,7 @@ export async function placeOrderScenario(ctx: ScenarioContext): Promise<Scenario
   const whatIfDist = whatIf ? distribution(whatIf.result.latenciesMs) : null
   log(`  ceiling: ${ceiling.tps.toFixed(0)} tx/s, p50 ${ms(ceilingDist.p50)}, p99 ${ms(ceilingDist.p99)}`)
 
-  // --- the service -------------------------------------------------------------------------------------------------
+  // The service: POST /api/orders at the same concurrency, then the drain of the sagas it started.
   const pool = await customers(s.customers)
   log(`place-order: service warm-up ${s.warmupSeconds} s`)
   await cannon({ label: 'place-order warm-up', url: url('orders'), connections: s.connections, seconds: s.warmupSeconds, requests: postRequests(pool, ctx.products) })
@@ -152,7 +156,7 @@ export async function placeOrderScenario(ctx: ScenarioContext): Promise<Scenario
     }
   }
 
-  // --- verdict and findings ----------------------------------------------------------------------------------------
+  // Verdict and findings: the service against the ceiling, and where the time and the CPU went.
   const r = ratio(service.okPerSecond, ceiling.tps)
   const met = r === null ? null : r >= TARGET
   const svcAct = serviceActivity[0]

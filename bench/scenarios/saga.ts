@@ -4,7 +4,10 @@
 import { adminSql } from '../lib/pg.ts'
 import { placeOrdersOpenLoop, settlePhase, trackSagas, type SagaPhaseResult, type SagaTracker } from '../lib/open-loop.ts'
 import { sampleResources, type ResourceReport } from '../lib/resources.ts'
-import { drainBenchSagas, getJson, onInterrupt, outboxConnectors, restartable, restore, services, snapshot, switchStrategy, testEnv, type Strategy } from '../lib/stack.ts'
+import { drainBenchSagas, getJson, services, testEnv } from '../lib/stack.ts'
+import { restartable } from '../lib/processes.ts'
+import { outboxConnectors, restore, snapshot, switchStrategy, type Strategy } from '../lib/strategy.ts'
+import { onInterrupt } from '../lib/interrupt.ts'
 import { ms } from '../lib/stats.ts'
 import { metricDeltas, scrapeServiceMetrics, type ConsumerTiming } from '../lib/service-metrics.ts'
 import { log, progress, sleep } from '../lib/progress.ts'
@@ -138,7 +141,7 @@ export async function sagaScenario(ctx: ScenarioContext): Promise<ScenarioResult
     unregister()
   }
 
-  // --- verdict and findings ----------------------------------------------------------------------------------------
+  // Verdict and findings: each lane against its target, and which hops and consumers the time went to.
   const checks: Check[] = []
   const highestHeld = (lane: string) => phases.filter((p) => p.lane === lane && p.held).sort((a, b) => b.rate - a.rate)[0]
   for (const { name: laneName, strategy } of lanes) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { bucketDelta, histogramBuckets, parsePrometheus, perMinute, quantile } from '../../console/src/server/prometheus.ts'
-import { ordersCreated, readingOf } from '../../console/src/server/ops.ts'
+import { ordersCreated, readingOf } from '../../console/src/server/metrics-summary.ts'
 
 const exposition = `
 # HELP trackops_saga_duration_seconds From the start of a saga to its outcome.

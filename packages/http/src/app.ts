@@ -141,7 +141,7 @@ export async function createApp(opts: AppOptions) {
     if (bounded) route.schema = bounded
   })
 
-  // --- 405 for a known path with another method -------------------------------------------------------------
+  // Every route's path and methods, so that a known path asked with another method is a 405, not a 404.
   const routes: { method: string; pattern: RegExp }[] = []
   app.addHook('onRoute', (route) => {
     const pattern = new RegExp(`^${route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:\w+/g, '[^/]+')}/?$`)

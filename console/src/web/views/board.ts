@@ -4,65 +4,20 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { html } from '../html.ts'
 import { api, ApiError, type Page } from '../api.ts'
 import { openEventStream, type StreamState } from '../sse.ts'
-import { LiveIndicator, ProblemBox, StatusBadge, VirtualList } from '../components.ts'
-import { Link, navigate } from '../router.ts'
-import { ago, money, number, shortId, UUID_RE } from '../format.ts'
+import { LiveIndicator, ProblemBox } from '../components.ts'
+import { navigate } from '../router.ts'
+import { number, UUID_RE } from '../format.ts'
 import { orderStatuses, parseOrderEvent, type Order, type OrderEvent, type OrderStatus } from '../orders.ts'
 import { useTicker } from '../hooks.ts'
 import type { Session } from '../session.ts'
-
-interface Card {
-  id: string
-  customerId: string | null
-  status: OrderStatus
-  totalAmount: number | null
-  currency: string
-  createdAt: string
-  updatedAt: string
-  lines: number | null
-  note: string | null
-  version: number | null
-  /** Client time of the last live change, for a short highlight. */
-  movedAt: number | null
-}
+import { cardOf, isNewer, time, type Card } from './board-card.ts'
+import { BoardColumns, freshColumns } from './board-columns.ts'
+import { OrderList, type ListPaging } from './board-list.ts'
 
 const COLUMN_PAGE = 50
 const LIST_PAGE = 100
-const ROW = 86
-const LIST_ROW = 40
-
-const cardOf = (o: Order): Card => ({
-  id: o.id,
-  customerId: o.customerId,
-  status: o.status,
-  totalAmount: o.totalAmount,
-  currency: o.currency,
-  createdAt: o.createdAt,
-  updatedAt: o.updatedAt,
-  lines: o.items?.length ?? null,
-  note: null,
-  version: o.version ?? null,
-  movedAt: null,
-})
-
-const time = (iso: string | null | undefined) => (iso ? new Date(iso).getTime() : 0)
-
-/** Whether what the card shows is later than `other`: by row version when both have one, else by time. */
-const isNewer = (card: Card, other: { version?: number | null; updatedAt?: string; at?: string }) =>
-  card.version !== null && other.version != null ? card.version > other.version : time(card.updatedAt) > time(other.updatedAt ?? other.at)
-
-interface ColumnState {
-  nextPage: number
-  done: boolean
-  loading: boolean
-  error: ApiError | null
-  total: number | null
-}
 
 const noteOf = (e: OrderEvent) => e.reason ?? e.sagaStep ?? (e.cause && e.cause !== 'saga' ? `by ${e.cause}` : null)
-
-const freshColumns = (): Record<OrderStatus, ColumnState> =>
-  Object.fromEntries(orderStatuses.map((s) => [s, { nextPage: 0, done: false, loading: false, error: null, total: null }])) as Record<OrderStatus, ColumnState>
 
 export function Board(_props: { session: Session }) {
   useTicker(5_000)
@@ -97,7 +52,7 @@ export function Board(_props: { session: Session }) {
 
   const customerFilter = UUID_RE.test(customer.trim()) ? customer.trim().toLowerCase() : null
 
-  // --- board columns: paged per status -------------------------------------------------------------------------
+  // Board columns: each status paged on its own, or one customer's orders feeding every column.
   const loadColumn = useCallback(async (status: OrderStatus, reset = false) => {
     const col = columns.current[status]
     if (col.loading || (col.done && !reset)) return
@@ -134,9 +89,9 @@ export function Board(_props: { session: Session }) {
   const reloadRef = useRef(reloadColumns)
   reloadRef.current = reloadColumns
 
-  // --- list view: every order, newest first, loaded page by page as you scroll ----------------------------------
+  // The list view's paging: every order, newest first, loaded page by page as you scroll.
   const [listIds, setListIds] = useState<string[]>([])
-  const list = useRef({ nextPage: 0, done: false, loading: false, error: null as ApiError | null, total: null as number | null, startPage: 0 })
+  const list = useRef<ListPaging>({ nextPage: 0, done: false, loading: false, error: null, total: null, startPage: 0 })
   const [listSize, setListSize] = useState(LIST_PAGE)
   const singleStatus = shown.size === 1 ? [...shown][0] : undefined
   const listSource = customerFilter ? `/api/orders/customer/${customerFilter}` : singleStatus ? `/api/orders/status/${singleStatus}` : '/api/orders'
@@ -174,7 +129,7 @@ export function Board(_props: { session: Session }) {
     void loadList(true)
   }, [mode, loadList])
 
-  // --- details of orders first seen on the stream -------------------------------------------------------------
+  // Details of orders first seen on the stream, read a few at a time.
   const pending = useRef<string[]>([])
   const fetching = useRef(0)
   const pump = useCallback(() => {
@@ -188,7 +143,7 @@ export function Board(_props: { session: Session }) {
     }
   }, [merge, rerender])
 
-  // --- the live stream ----------------------------------------------------------------------------------------------
+  // The live stream: each order event updates (or adds) its card and the columns' counts.
   const apply = useCallback((e: OrderEvent) => {
     const now = Date.now()
     const at = e.at ?? new Date(now).toISOString()
@@ -250,7 +205,7 @@ export function Board(_props: { session: Session }) {
     }
   }, [apply, merge, rerender])
 
-  // --- derived views -------------------------------------------------------------------------------------------------
+  // What is shown: the search and customer filters over the cards, by column and in list order.
   const term = search.trim().toLowerCase()
   const visible = useCallback((c: Card) =>
     (!term || c.id.startsWith(term) || c.id.includes(term)) && (!customerFilter || c.customerId === customerFilter), [term, customerFilter])
@@ -291,22 +246,6 @@ export function Board(_props: { session: Session }) {
   const allFailed = orderStatuses.every((s) => columns.current[s].error)
   const loadedCount = cards.current.size
 
-  const renderCard = (c: Card) => html`
-    <article class=${`card ${c.movedAt && Date.now() - c.movedAt < 4000 ? 'moved' : ''}`} data-order-id=${c.id} data-status=${c.status}>
-      <div class="card-top">
-        <${Link} href=${`/orders/${c.id}`} class="mono card-id" title=${c.id}>#${shortId(c.id)}</${Link}>
-        <span class="amount">${c.totalAmount === null ? '…' : money(c.totalAmount, c.currency)}</span>
-      </div>
-      <div class="card-meta muted">
-        ${c.customerId ? html`<span title=${c.customerId}>cust ${shortId(c.customerId)}</span>` : html`<span>loading…</span>`}
-        ${c.lines !== null && html`<span>· ${c.lines} line${c.lines === 1 ? '' : 's'}</span>`}
-      </div>
-      <div class="card-foot">
-        <span class="muted" title=${c.updatedAt}>${ago(c.updatedAt)}</span>
-        ${c.note && html`<span class="card-note" title=${c.note}>${c.note}</span>`}
-      </div>
-    </article>`
-
   return html`
     <main class="page wide board-page" data-testid="board" data-version=${version}>
       <div class="toolbar">
@@ -334,48 +273,7 @@ export function Board(_props: { session: Session }) {
       ${lookupError && html`<${ProblemBox} error=${lookupError} compact />`}
       ${allFailed && firstError && html`<${ProblemBox} error=${firstError} retry=${reloadColumns} />`}
       ${mode === 'board'
-        ? html`
-          <div class="columns">
-            ${orderStatuses.filter((s) => shown.has(s)).map((s) => {
-              const col = columns.current[s]
-              const items = byStatus[s]
-              return html`
-                <section class="column" data-column=${s}>
-                  <header>
-                    <${StatusBadge} status=${s} />
-                    <span class="count" data-testid=${`count-${s}`}>${customerFilter ? number(items.length) : col.total === null ? (col.error ? '—' : '…') : number(col.total)}</span>
-                    ${col.loading && html`<span class="spinner"></span>`}
-                  </header>
-                  ${col.error && !allFailed && html`<${ProblemBox} error=${col.error} compact retry=${() => loadColumn(s, true)} />`}
-                  <${VirtualList} items=${items} rowHeight=${ROW} keyOf=${(c: Card) => c.id} render=${renderCard} testid=${`column-${s}`}
-                    onEnd=${() => void loadColumn(customerFilter ? 'PENDING' : s)} />
-                  ${items.length === 0 && !col.loading && !col.error && html`<div class="muted empty">No ${s.toLowerCase()} orders</div>`}
-                </section>`
-            })}
-          </div>`
-        : html`
-          <section class="panel list-panel">
-            <div class="list-head">
-              <span>${list.current.total === null ? '…' : `${number(listRows.length)} shown · ${number(list.current.total)} in ${customerFilter ? "this customer's orders" : singleStatus ? singleStatus.toLowerCase() : 'all orders'}`}</span>
-              <label>page size <select value=${listSize} onChange=${(e: Event) => setListSize(Number((e.target as HTMLSelectElement).value))}>
-                ${[25, 50, 100].map((n) => html`<option value=${n}>${n}</option>`)}</select></label>
-              <label>from page <input class="input small num" type="number" min="1" value=${list.current.startPage + 1}
-                onChange=${(e: Event) => { list.current.startPage = Math.max(0, Number((e.target as HTMLInputElement).value) - 1); void loadList(true) }} /></label>
-              ${list.current.total !== null && html`<span class="muted">of ${number(Math.max(1, Math.ceil(list.current.total / listSize)))} · loaded through page ${list.current.nextPage}</span>`}
-              ${!list.current.done && html`<button class="btn small" onClick=${() => loadList()} disabled=${list.current.loading}>Load next page</button>`}
-            </div>
-            ${list.current.error && html`<${ProblemBox} error=${list.current.error} retry=${() => loadList(true)} />`}
-            <div class="list-row list-header"><span>Order</span><span>Status</span><span>Customer</span><span>Total</span><span>Created</span><span>Updated</span></div>
-            <${VirtualList} items=${listRows} rowHeight=${LIST_ROW} keyOf=${(c: Card) => c.id} class="list" testid="order-list" onEnd=${() => loadList()}
-              render=${(c: Card) => html`
-                <div class=${`list-row ${c.movedAt && Date.now() - c.movedAt < 4000 ? 'moved' : ''}`} data-order-id=${c.id} data-status=${c.status}>
-                  <${Link} href=${`/orders/${c.id}`} class="mono">${c.id}</${Link}>
-                  <span><${StatusBadge} status=${c.status} /></span>
-                  <span class="mono muted">${c.customerId ? shortId(c.customerId) : '…'}</span>
-                  <span>${c.totalAmount === null ? '…' : money(c.totalAmount, c.currency)}</span>
-                  <span title=${c.createdAt}>${ago(c.createdAt)}</span>
-                  <span title=${c.updatedAt}>${ago(c.updatedAt)}</span>
-                </div>`} />
-          </section>`}
+        ? html`<${BoardColumns} shown=${shown} columns=${columns.current} byStatus=${byStatus} customerFilter=${customerFilter} allFailed=${allFailed} loadColumn=${loadColumn} />`
+        : html`<${OrderList} list=${list} listRows=${listRows} listSize=${listSize} setListSize=${setListSize} loadList=${loadList} customerFilter=${customerFilter} singleStatus=${singleStatus} />`}
     </main>`
 }

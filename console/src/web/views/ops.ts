@@ -11,6 +11,7 @@ import { Link } from '../router.ts'
 import { ago, bytes, number, seconds } from '../format.ts'
 import { isAdmin, type Session } from '../session.ts'
 import type { CaptureStatus, PublishingReport } from '../../../../services/relay/src/publishing.ts'
+import type { ConnectorView } from '../../server/kafka-connect.ts'
 
 interface ComponentHealth {
   status: string
@@ -38,15 +39,6 @@ interface KafkaView {
   brokers: number
   topics: { name: string; partitions: { partition: number; endOffset: number }[]; endOffset: number; isDlq: boolean }[]
   groups: { groupId: string; totalLag: number | null; topics: { topic: string; lag: number; partitions: { partition: number; lag: number }[] }[]; error?: string }[]
-}
-interface Connector {
-  name: string
-  type: string | null
-  state: string
-  workerId: string | null
-  trace: string | null
-  tasks: { id: number; state: string; workerId: string | null; trace: string | null }[]
-  config: Record<string, string>
 }
 interface Point {
   at: string
@@ -193,7 +185,7 @@ function KafkaPanel() {
 }
 
 function ConnectorsPanel(props: { admin: boolean }) {
-  const connectors = useResource<{ connectUrl: string; version: string | null; connectors: Connector[] }>('/api/ops/connectors', { everyMs: 10_000 })
+  const connectors = useResource<{ connectUrl: string; version: string | null; connectors: ConnectorView[] }>('/api/ops/connectors', { everyMs: 10_000 })
   const action = useAction()
   const restart = async (name: string) => {
     await action.run(`restart ${name}`, () => api(`/api/ops/connectors/${encodeURIComponent(name)}/restart`, { method: 'POST' }))
