@@ -105,7 +105,7 @@ export async function placeOrder(
 /** Lines are priced from the catalog replica; a client total, if sent, must agree. Legacy orders carry only a total. */
 async function price(tx: Db, order: NewOrder): Promise<{ items: OrderItem[]; totalCents: number }> {
   if (!order.items) {
-    if (order.totalCents === null) throw new Error('validateNewOrder lets no order through without items or total')
+    if (order.totalCents === null) throw new Error('newOrderOf lets no order through without items or total')
     return { items: [], totalCents: order.totalCents }
   }
   const priced = priceLines(order.items, await findProducts(tx, order.items.map((l) => l.productId)))
