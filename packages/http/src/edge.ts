@@ -2,10 +2,25 @@
 // how often (rate limits, kept in Redis so they hold across copies) and whether /actuator/prometheus is public.
 import type { Redis } from 'ioredis'
 import type { AppOptions } from './app.ts'
+import type { Role } from './auth.ts'
 import { createVerifier } from './auth.ts'
 import { createRateLimiter, rateLimitSettings } from './rate-limit.ts'
 
 export type EdgeOptions = Pick<AppOptions, 'verify' | 'rateLimit' | 'metricsPublic'>
+
+/** What a service's buildApp gets in its deps and hands to createApp as it is: its logger and health, and the edge. */
+export type AppBase = Pick<AppOptions, 'logger' | 'health'> & EdgeOptions
+
+export const appBaseOf = (deps: AppBase): AppBase => ({
+  logger: deps.logger,
+  health: deps.health,
+  verify: deps.verify,
+  ...(deps.rateLimit ? { rateLimit: deps.rateLimit } : {}),
+  ...(deps.metricsPublic !== undefined ? { metricsPublic: deps.metricsPublic } : {}),
+})
+
+/** Route config of the routes for operators and admins. */
+export const staffOnly = { auth: ['operator', 'admin'] as Role[] }
 
 export interface EdgeConfig {
   JWT_SECRET?: string | undefined

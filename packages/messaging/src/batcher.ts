@@ -3,7 +3,8 @@
 // and either `maxRecords` are there or the first has waited `maxWaitMs`. One batch at a time: a partition is never
 // in two batches at once, and a key's records are applied in offset order.
 import type { Logger } from 'pino'
-import type { KafkaRecordIn, KafkaSubscription } from './kafka.ts'
+import { subscribe, type KafkaRecordIn, type KafkaSubscription } from './kafka.ts'
+import { watchLag } from './lag.ts'
 
 /** How many records one batch holds at most, and how long the first record of a batch waits for company. */
 export interface BatchPolicy {
@@ -84,5 +85,44 @@ export function commitOffsets(batch: Pending[], logger: Logger, group: string): 
   for (const p of batch) last.set(`${p.record.topic}:${p.record.partition}`, p)
   for (const p of last.values()) {
     p.commit().catch((error) => logger.warn({ err: error, group, topic: p.record.topic, partition: p.record.partition }, 'offset commit failed; the record will be redelivered and deduplicated'))
+  }
+}
+
+/**
+ * A consumer group reading its topics in batches: the subscription, its batcher and its lag gauge, started and
+ * stopped together. stop() pauses fetching, waits for the batch in flight, then leaves the group.
+ */
+export function createBatchedGroup(opts: {
+  brokers: string[]
+  group: string
+  topics: string[]
+  logger: Logger
+  policy: BatchPolicy
+  apply: (batch: Pending[]) => Promise<void>
+  /** How its errors are logged: "consumer stream", "change stream". */
+  stream: string
+}): { start(): Promise<void>; stop(): Promise<void> } {
+  const { brokers, group, topics, logger } = opts
+  let subscription: KafkaSubscription | undefined
+  let stopLag: (() => void) | undefined
+  const batcher = createBatcher({ policy: opts.policy, apply: opts.apply, subscription: () => subscription, logger, group })
+  return {
+    async start() {
+      subscription = await subscribe({
+        brokers,
+        groupId: group,
+        clientId: `${group}-${process.pid}`,
+        topics,
+        onRecord: batcher.push,
+        onError: (error) => logger.error({ err: error, group }, `${opts.stream} error`),
+      })
+      stopLag = watchLag({ brokers, group, topics, logger })
+    },
+    async stop() {
+      stopLag?.()
+      subscription?.pause()
+      await batcher.stop()
+      await subscription?.close()
+    },
   }
 }

@@ -3,11 +3,10 @@
 // by row version, so there is no inbox. Records come in batches (batcher.ts): the changes of one row are applied in
 // offset order, different rows side by side, and the batch's offsets are committed once all of them are applied.
 import type { Logger } from 'pino'
-import { subscribe, type KafkaRecordIn, type KafkaSubscription } from './kafka.ts'
-import { commitOffsets, createBatcher, defaultBatch, type BatchPolicy, type Pending } from './batcher.ts'
+import type { KafkaRecordIn } from './kafka.ts'
+import { commitOffsets, createBatchedGroup, defaultBatch, type BatchPolicy, type Pending } from './batcher.ts'
 import { isInfrastructureError } from '@trackops/runtime'
 import { messagingMetrics as m } from './metrics.ts'
-import { watchLag } from './lag.ts'
 
 export interface RowChange<Row = Record<string, unknown>> {
   op: 'c' | 'u' | 'd' | 'r'
@@ -57,9 +56,7 @@ export function createChangeConsumer(opts: {
   latestOnly?: boolean
 }) {
   const { logger, group } = opts
-  let subscription: KafkaSubscription | undefined
   let stopping = false
-  let stopLag: (() => void) | undefined
 
   async function apply(record: KafkaRecordIn, change: RowChange) {
     for (let attempt = 1; ; attempt++) {
@@ -114,29 +111,18 @@ export function createChangeConsumer(opts: {
     commitOffsets(batch, logger, group)
   }
 
-  const batcher = createBatcher({ policy: opts.batch ?? defaultBatch, apply: applyBatch, subscription: () => subscription, logger, group })
+  const batches = createBatchedGroup({ brokers: opts.brokers, group, topics: opts.topics, logger, policy: opts.batch ?? defaultBatch, apply: applyBatch, stream: 'change stream' })
 
   return {
     group,
     name: group,
     async start() {
       stopping = false
-      subscription = await subscribe({
-        brokers: opts.brokers,
-        groupId: group,
-        clientId: `${group}-${process.pid}`,
-        topics: opts.topics,
-        onRecord: batcher.push,
-        onError: (error) => logger.error({ err: error, group }, 'change stream error'),
-      })
-      stopLag = watchLag({ brokers: opts.brokers, group, topics: opts.topics, logger })
+      await batches.start()
     },
     async stop() {
       stopping = true
-      stopLag?.()
-      subscription?.pause()
-      await batcher.stop()
-      await subscription?.close()
+      await batches.stop()
     },
   }
 }

@@ -9,13 +9,12 @@ import { randomUUID } from 'node:crypto'
 import { sql, type Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import { dlqTopic, isTransient, validateMessage, type AnyMessage } from '@trackops/contracts'
-import { subscribe, type KafkaProducer, type KafkaRecordIn, type KafkaSubscription } from './kafka.ts'
+import type { KafkaProducer, KafkaRecordIn } from './kafka.ts'
 import { messagingMetrics as m } from './metrics.ts'
 import type { MessageContext } from './envelope.ts'
-import { watchLag } from './lag.ts'
 import type { MessagingTables } from './tables.ts'
 import { collectOutbox, flushOutbox } from './outbox.ts'
-import { commitOffsets, createBatcher, defaultBatch, type BatchPolicy, type Pending } from './batcher.ts'
+import { commitOffsets, createBatchedGroup, defaultBatch, type BatchPolicy, type Pending } from './batcher.ts'
 import { createResolver } from './resolver.ts'
 import { contextFromHeaders, isInfrastructureError, withSpan } from '@trackops/runtime'
 
@@ -110,9 +109,7 @@ type Decoded = { record: KafkaRecordIn; message: AnyMessage }
 export function createConsumer<DB extends MessagingTables>(opts: ConsumerOptions<DB>): ConsumerRunner {
   const { db, group, logger } = opts
   const retry = opts.retry ?? defaultRetry
-  let subscription: KafkaSubscription | undefined
   let resolver: NodeJS.Timeout | undefined
-  let stopLag: (() => void) | undefined
   let stopping = false
 
   const contextFor = (message: AnyMessage, record: Pick<KafkaRecordIn, 'headers' | 'timestamp'>): HandlerContext => ({
@@ -201,7 +198,7 @@ export function createConsumer<DB extends MessagingTables>(opts: ConsumerOptions
   }
 
   // Batches (DESIGN §7): one transaction applies the records of a batch.
-  const batcher = createBatcher({ policy: opts.batch ?? defaultBatch, apply: applyBatch, subscription: () => subscription, logger, group })
+  const batches = createBatchedGroup({ brokers: opts.brokers, group, topics: opts.topics, logger, policy: opts.batch ?? defaultBatch, apply: applyBatch, stream: 'consumer stream' })
 
   async function applyOneByOne(batch: Pending[]) {
     for (const p of batch) {
@@ -336,25 +333,14 @@ export function createConsumer<DB extends MessagingTables>(opts: ConsumerOptions
     name: group,
     async start() {
       stopping = false
-      subscription = await subscribe({
-        brokers: opts.brokers,
-        groupId: group,
-        clientId: `${group}-${process.pid}`,
-        topics: opts.topics,
-        onRecord: batcher.push,
-        onError: (error) => logger.error({ err: error, group }, 'consumer stream error'),
-      })
+      await batches.start()
       scheduleResolve()
-      stopLag = watchLag({ brokers: opts.brokers, group, topics: opts.topics, logger })
       logger.info({ group, topics: opts.topics }, 'consumer started')
     },
     async stop() {
       stopping = true
-      stopLag?.()
       if (resolver) clearTimeout(resolver)
-      subscription?.pause()
-      await batcher.stop()
-      await subscription?.close()
+      await batches.stop()
     },
     resolve,
   }

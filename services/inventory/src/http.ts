@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { Type } from 'typebox'
 import { sql } from 'kysely'
 import type { FastifyRequest } from 'fastify'
-import { AppError, createApp, problem, registerCachesRoute, type App, type AppOptions } from '@trackops/http'
+import { type App, type AppBase, appBaseOf, AppError, createApp, problem, registerCachesRoute, staffOnly } from '@trackops/http'
 import { centsOfAmount } from '@trackops/contracts'
 import { availableItems, findItem, itemStats, listAdjustments, listItems, type Item, type ItemSort } from './item-store.ts'
 import { findReservation, listReservations, overdueReservations, reservationsOfOrder, reservationStats, type ReservationSort } from './reservation-store.ts'
@@ -23,7 +23,7 @@ import type { ItemCache } from './item-cache.ts'
 import packageJson from '../package.json' with { type: 'json' }
 
 /** What createApp needs (verify is required), plus the service's own. */
-export interface AppDeps extends Pick<AppOptions, 'logger' | 'health' | 'verify' | 'rateLimit' | 'metricsPublic'> {
+export interface AppDeps extends AppBase {
   db: Db
   reservationTtlSeconds: number
   now?: () => Date
@@ -89,13 +89,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     version: packageJson.version,
     title: 'TrackOps inventory',
     description: 'Stock, reservations (atomic, expiring, once per order) and adjustments.',
-    logger: deps.logger,
-    health: deps.health,
-    verify: deps.verify,
-    rateLimit: deps.rateLimit,
-    metricsPublic: deps.metricsPublic,
+    ...appBaseOf(deps),
   })
-  const staff = { auth: ['operator', 'admin'] as ('operator' | 'admin')[] }
+  const staff = staffOnly
   const admin = { auth: ['admin'] as 'admin'[] }
   const ctxOf = (req: { id: string }) => ({ correlationId: req.id })
   // Staff routes only run behind a verified token; a missing identity is refused, never recorded as someone.

@@ -1,10 +1,8 @@
 // The order API. Routes translate HTTP to use cases and back; the wire format is in order-json.ts and
 // order-request.ts.
 import { Type } from 'typebox'
-import type { Logger } from 'pino'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { AppError, canSee, createApp, registerCachesRoute, type App, type AppOptions, type Principal, type Verifier } from '@trackops/http'
-import type { Health } from '@trackops/runtime'
+import { type App, type AppBase, appBaseOf, AppError, canSee, createApp, type Principal, registerCachesRoute, staffOnly } from '@trackops/http'
 import type { CacheRegistry } from '@trackops/cache'
 import type { MessageContext } from '@trackops/messaging'
 import type { ChangeCause, OrderStatus } from './order.ts'
@@ -21,13 +19,8 @@ import type { CachedOrder, OrderCache } from './order-cache.ts'
 import type { LiveOrders } from './live-orders.ts'
 import { registerLiveRoutes } from './live-routes.ts'
 
-export interface AppDeps {
+export interface AppDeps extends AppBase {
   db: Db
-  logger: Logger
-  health: Health
-  verify: Verifier
-  rateLimit?: AppOptions['rateLimit']
-  metricsPublic?: boolean
   /** The process's one saga (createSaga): orders start and cancel through it, its routes operate it. */
   saga: OrderSaga
   now: () => Date
@@ -80,13 +73,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     name: 'orders',
     title: 'TrackOps order service',
     description: 'Orders, their status machine and timeline, and the order saga. Money is in decimal units of the order currency.',
-    logger: deps.logger,
-    health: deps.health,
-    verify: deps.verify,
-    rateLimit: deps.rateLimit,
-    metricsPublic: deps.metricsPublic,
+    ...appBaseOf(deps),
   })
-  const staff = { auth: ['operator', 'admin'] as ('operator' | 'admin')[] }
+  const staff = staffOnly
   const tags = ['orders']
 
   const cache = deps.cache

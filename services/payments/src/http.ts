@@ -1,13 +1,13 @@
 // Payment API: read-only views of payments and their refunds. Operators and admins see every payment;
 // a customer sees only a payment whose customer is them (any other id answers 404, so ids cannot be probed).
 import { Type, type Static } from 'typebox'
-import { AppError, canSee, createApp, ProblemSchema, type AppOptions } from '@trackops/http'
+import { type AppBase, appBaseOf, AppError, canSee, createApp, ProblemSchema } from '@trackops/http'
 import type { Db } from './payment-store.ts'
 import { findPayment, listPayments, type PaymentView } from './payment-views.ts'
 import packageJson from '../package.json' with { type: 'json' }
 
 /** What createApp needs (verify is required), plus the database. */
-export interface PaymentsAppDeps extends Pick<AppOptions, 'logger' | 'health' | 'verify' | 'rateLimit' | 'metricsPublic'> {
+export interface PaymentsAppDeps extends AppBase {
   db: Db
 }
 
@@ -101,11 +101,7 @@ export async function buildApp(deps: PaymentsAppDeps) {
     version: packageJson.version,
     title: 'TrackOps payments',
     description: 'The payment step of the order saga behind a gateway interface (PAYMENTS_GATEWAY; the sandbox is the only one today). Payments are created by PROCESS_PAYMENT commands; this API reads them.',
-    logger: deps.logger,
-    health: deps.health,
-    verify: deps.verify,
-    ...(deps.rateLimit ? { rateLimit: deps.rateLimit } : {}),
-    ...(deps.metricsPublic !== undefined ? { metricsPublic: deps.metricsPublic } : {}),
+    ...appBaseOf(deps),
   })
   const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem }
   const notFound = (what: string) => new AppError('payment.not-found', `No payment ${what}.`)

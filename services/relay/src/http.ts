@@ -5,7 +5,7 @@ import { Type } from 'typebox'
 import type { Logger } from 'pino'
 import { buildAsyncApi, isMessageType } from '@trackops/contracts'
 import type { KafkaProducer } from '@trackops/messaging'
-import { AppError, createApp, ProblemSchema, type AppOptions } from '@trackops/http'
+import { type AppBase, appBaseOf, AppError, createApp, ProblemSchema } from '@trackops/http'
 import { renderAsyncApiPage } from './asyncapi-page.ts'
 import { dlqStats, dlqStatuses, findDeadLetter, listDeadLetters, requestReplays, resolveDeadLetter } from './dlq-store.ts'
 import { findEvent, listOfAggregate, listOfType, listUnpublished, publishAll, publishUntil } from './events-store.ts'
@@ -14,7 +14,7 @@ import { selectSources, sourceNames, type Source } from './sources.ts'
 import packageJson from '../package.json' with { type: 'json' }
 
 /** What createApp needs (verify is required), plus the relay's own. */
-export interface RelayAppDeps extends Pick<AppOptions, 'logger' | 'health' | 'verify' | 'rateLimit' | 'metricsPublic'> {
+export interface RelayAppDeps extends AppBase {
   sources: Source[]
   strategy: 'debezium' | 'outbox'
   /** Needed only under the outbox strategy (publishing on demand). */
@@ -155,11 +155,7 @@ export async function buildApp(deps: RelayAppDeps) {
     version: packageJson.version,
     title: 'TrackOps event relay',
     description: 'Outbox publishing (outbox strategy), outbox and dead-letter operations over every service database, DLQ replay, and the AsyncAPI document of all events.',
-    logger: deps.logger,
-    health: deps.health,
-    verify: deps.verify,
-    ...(deps.rateLimit ? { rateLimit: deps.rateLimit } : {}),
-    ...(deps.metricsPublic !== undefined ? { metricsPublic: deps.metricsPublic } : {}),
+    ...appBaseOf(deps),
   })
   const { sources, strategy } = deps
   const batchSize = deps.batchSize ?? 500
