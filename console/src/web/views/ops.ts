@@ -12,6 +12,7 @@ import { ago, bytes, number, seconds } from '../format.ts'
 import { isAdmin, type Session } from '../session.ts'
 import type { CaptureStatus, PublishingReport } from '../../../../services/relay/src/publishing.ts'
 import type { ConnectorView } from '../../server/kafka-connect.ts'
+import type { CacheStats as CacheStat } from '@trackops/cache'
 
 interface ComponentHealth {
   status: string
@@ -298,19 +299,6 @@ function CachesPanel() {
             </div>`)}
         </div>`}
     </${Panel}>`
-}
-
-interface CacheStat {
-  hits: number
-  misses: number
-  hitRatio: number | null
-  loads: number
-  invalidations: number
-  errors: number
-  loadLatencyMs?: { avg: number | null; p99: number | null }
-  degraded?: boolean
-  staleWritesIgnored?: number
-  pendingInvalidations?: number
 }
 
 /** Cache statistics (packages/cache: { caches: { name: stats } }); anything else is shown as it comes. */
