@@ -1,5 +1,6 @@
 -- PostgreSQL's ceiling for POST /api/orders: the statements of services/orders/src/place-order.ts (one order with
--- one line, no Idempotency-Key), in the same order, in one transaction. `npm run bench` checks this list against
+-- one line, no Idempotency-Key), in the same order and the same two flights: the catalog read, then one pipelined
+-- transaction (the service sends BEGIN, its inserts and COMMIT together; pgbench's \startpipeline does the same). `npm run bench` checks this list against
 -- the statements the service's own placeOrder issues (see bench/lib/fidelity.ts) and reports any difference.
 --
 -- Run it only in the scratch copy of the schema the bench creates (trackops_orders_bench): in trackops_orders
@@ -9,9 +10,11 @@
 -- Ids are uuids built from one random 48-bit number per transaction; the service makes them with randomUUID().
 \set n random(1, 281474976710655)
 \set p random(1, :products)
-BEGIN;
--- findProducts
+-- findProducts (flight 1)
 select * from "catalog_products" where "product_id" in ('BENCH-LOAD-' || lpad(:p::text, 2, '0'));
+-- the creating transaction (flight 2)
+\startpipeline
+BEGIN;
 -- insertOrder: the order row, then its lines
 insert into "orders" ("id", "customer_id", "status", "total_cents", "currency", "street_address", "city", "state", "postal_code", "country", "phone_number", "delivery_instructions", "payment_token", "created_at", "updated_at", "version")
   values (('b0000000-0000-4000-8000-' || lpad(to_hex(:n::bigint), 12, '0'))::uuid, :customer, 'PENDING', 1000, 'USD', '12 Test Street', 'Springfield', 'IL', '62701', 'US', '+1 555 0100', null, null, now(), now(), 1);
@@ -31,8 +34,7 @@ INSERT INTO saga_instances (id, order_id, customer_id, status, current_step, ste
     cancelled_by, correlation_id, step_timeout_seconds, created_at, updated_at, completed_at, version)
   VALUES (('b0000000-0000-4000-8003-' || lpad(to_hex(:n::bigint), 12, '0'))::uuid, ('b0000000-0000-4000-8000-' || lpad(to_hex(:n::bigint), 12, '0'))::uuid, :customer, 'RUNNING', 'RESERVE_INVENTORY', now() + interval '30 seconds', 0,
     'REQUESTED', 'NONE', null, 1000, 'USD', 'tok_visa', '[{"productId":"BENCH-LOAD-01","quantity":1}]'::jsonb, null, null,
-    null, 'c0000000-0000-4000-8000-' || lpad(to_hex(:n::bigint), 12, '0'), 30, now(), now(), null, 1)
-  ON CONFLICT (order_id) DO NOTHING RETURNING id;
+    null, 'c0000000-0000-4000-8000-' || lpad(to_hex(:n::bigint), 12, '0'), 30, now(), now(), null, 1);
 INSERT INTO saga_steps (saga_id, name, kind, status, attempts, started_at, completed_at, error)
   VALUES (('b0000000-0000-4000-8003-' || lpad(to_hex(:n::bigint), 12, '0'))::uuid, 'RESERVE_INVENTORY', 'action', 'RUNNING', 1, now(), null, null)
   ON CONFLICT (saga_id, name) DO UPDATE SET status = EXCLUDED.status, attempts = EXCLUDED.attempts,
@@ -43,3 +45,4 @@ INSERT INTO outbox (id, topic, aggregatetype, aggregateid, type, payload, correl
     format('{"id":"b0000000-0000-4000-8004-%1$s","type":"RESERVE_INVENTORY","version":1,"occurredAt":"%2$s","aggregateType":"order","aggregateId":"b0000000-0000-4000-8000-%1$s","correlationId":"c0000000-0000-4000-8000-%1$s","data":{"orderId":"b0000000-0000-4000-8000-%1$s","sagaId":"b0000000-0000-4000-8003-%1$s","items":[{"productId":"BENCH-LOAD-01","quantity":1}]}}', lpad(to_hex(:n::bigint), 12, '0'), now()),
     'c0000000-0000-4000-8000-' || lpad(to_hex(:n::bigint), 12, '0'), '00-' || lpad(to_hex(:n::bigint), 32, '0') || '-' || lpad(to_hex(:n::bigint), 16, '0') || '-00');
 COMMIT;
+\endpipeline

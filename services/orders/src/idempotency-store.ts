@@ -1,26 +1,34 @@
-// SQL for the idempotency keys of order creation (Idempotency-Key): claimed in the creating transaction, pruned
-// after their retention.
+// SQL for the idempotency keys of order creation (Idempotency-Key): looked up before, taken in the creating
+// transaction, pruned after their retention.
 import { sql } from 'kysely'
 import type { Db } from './order-store.ts'
 
+export interface IdempotencyKey {
+  requestHash: string
+  customerId: string
+  orderId: string
+}
+
+/** The order an earlier request with this key created, with that request's fingerprint; null for a new key. */
+export async function findIdempotencyKey(db: Db, key: string): Promise<IdempotencyKey | null> {
+  const row = await db.selectFrom('idempotency_keys').select(['request_hash', 'customer_id', 'order_id']).where('idempotency_key', '=', key).executeTakeFirst()
+  return row ? { requestHash: row.request_hash, customerId: row.customer_id, orderId: row.order_id } : null
+}
+
 /**
- * Claims the key for this request in the caller's transaction. A concurrent transaction holding the same key
- * makes this wait until it ends: then the key is ours (it rolled back) or theirs (it committed).
+ * Takes the key for this request in the creating transaction. A concurrent transaction holding the same key makes
+ * this wait until it ends; when it committed, this fails with a unique violation (isKeyTaken) and rolls back.
  */
-export async function claimIdempotencyKey(
-  tx: Db,
-  claim: { key: string; customerId: string; requestHash: string; orderId: string; now: Date },
-): Promise<{ claimed: true } | { claimed: false; requestHash: string; customerId: string; orderId: string }> {
-  const inserted = await tx
+export async function insertIdempotencyKey(tx: Db, claim: { key: string; customerId: string; requestHash: string; orderId: string; now: Date }): Promise<void> {
+  await tx
     .insertInto('idempotency_keys')
     .values({ idempotency_key: claim.key, customer_id: claim.customerId, request_hash: claim.requestHash, order_id: claim.orderId, created_at: claim.now })
-    .onConflict((oc) => oc.column('idempotency_key').doNothing())
-    .returning('idempotency_key')
-    .executeTakeFirst()
-  if (inserted) return { claimed: true }
-  const existing = await tx.selectFrom('idempotency_keys').selectAll().where('idempotency_key', '=', claim.key).executeTakeFirstOrThrow()
-  return { claimed: false, requestHash: existing.request_hash, customerId: existing.customer_id, orderId: existing.order_id }
+    .execute()
 }
+
+/** The error of insertIdempotencyKey when another request took the key first. */
+export const isKeyTaken = (error: unknown) =>
+  (error as { code?: unknown; constraint?: unknown } | null)?.code === '23505' && (error as { constraint?: unknown }).constraint === 'idempotency_keys_pkey'
 
 /** Keys older than the retention are forgotten: a retry after that creates a new order. */
 export async function pruneIdempotencyKeys(db: Db, olderThan: Date): Promise<number> {

@@ -138,7 +138,7 @@ export function createSaga(deps: SagaDeps) {
     /** Starts the saga of a new order in the transaction that inserts it: the first command commits with the order. */
     async start(tx: Db, input: Omit<SagaStart, 'correlationId'>, ctx: MessageContext, now: Date): Promise<void> {
       const t = openSaga({ ...input, correlationId: ctx.correlationId }, deps.newId(), now, config)
-      if (!(await insertSaga(tx, t.saga))) return // the order already has its saga
+      await insertSaga(tx, t.saga)
       for (const command of t.commands) await enqueue(tx, newMessage(command.type, command.data, ctx, now))
     },
 

@@ -88,8 +88,9 @@ const stateColumns = (s: Saga) => ({
 })
 
 /** Inserts a new saga; false when the order already has one (starting twice is a no-op). */
-export async function insertSaga(tx: Db, s: Saga): Promise<boolean> {
-  const inserted = await tx
+/** A new order's saga, with its first step. An order has one saga: a second insert fails on order_id. */
+export async function insertSaga(tx: Db, s: Saga): Promise<void> {
+  await tx
     .insertInto('saga_instances')
     .values({
       ...stateColumns(s),
@@ -104,12 +105,8 @@ export async function insertSaga(tx: Db, s: Saga): Promise<boolean> {
       created_at: s.createdAt,
       version: s.version,
     })
-    .onConflict((oc) => oc.column('order_id').doNothing())
-    .returning('id')
-    .executeTakeFirst()
-  if (!inserted) return false
+    .execute()
   await upsertSteps(tx, s)
-  return true
 }
 
 /** Writes the new state of a saga read (and locked) at `before.version`; returns the new version. */
