@@ -86,7 +86,15 @@ export async function writeTogether<T>(db: Kysely<T>, write: (tx: Kysely<T>) => 
   try {
     // Each statement is prepared once per connection, named by its text: a hot write is planned once, not per call.
     const prepared = (q: CompiledQuery) => ({ name: `w${createHash('sha1').update(q.sql).digest('base64url').slice(0, 24)}`, text: q.sql, values: q.parameters as unknown[] })
-    const sent = [client.query('BEGIN'), ...statements.map((q) => client.query(prepared(q))), client.query('COMMIT')]
+    // pg writes each pipelined statement as it is queued; corked, the whole flight leaves in one write.
+    const socket = (client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream
+    socket?.cork?.()
+    let sent: Promise<unknown>[]
+    try {
+      sent = [client.query('BEGIN'), ...statements.map((q) => client.query(prepared(q))), client.query('COMMIT')]
+    } finally {
+      socket?.uncork?.()
+    }
     const answers = await Promise.allSettled(sent)
     const failed = answers.find((a): a is PromiseRejectedResult => a.status === 'rejected')
     if (failed) {
