@@ -7,6 +7,7 @@ export { defaultBatch, type BatchPolicy } from './batcher.ts'
 export { createConsumer, PermanentError, defaultRetry, inRecordSpan, type BatchHandler, type BatchItem, type ConsumerRunner, type HandlerContext, type MessageHandler, type RetryPolicy } from './consumer.ts'
 export { createChangeConsumer, parseRowChange, type RowChange } from './cdc.ts'
 export { createRelay, publishBatch, pruneOutbox, type OutboxSource } from './relay.ts'
+export { messagingRetention, pruneMessagingTables, retentionSettings } from './retention.ts'
 export { messagingMetrics } from './metrics.ts'
 export const messagingMigrationsDir = new URL('../migrations', import.meta.url).pathname
 export { watchLag, lagSamples, type LagSample } from './lag.ts'

@@ -1,13 +1,14 @@
 import { Type, type StaticDecode } from 'typebox'
 import { runtimeSettings } from '@trackops/runtime'
 import { httpSettings } from '@trackops/http'
-import { messagingSettings } from '@trackops/messaging'
+import { messagingSettings, retentionSettings } from '@trackops/messaging'
 
 /** The inventory service's settings (loaded once in main.ts with loadConfig). */
 export const inventoryConfigSchema = Type.Object({
   ...runtimeSettings,
   ...httpSettings,
   ...messagingSettings,
+  ...retentionSettings,
   INVENTORY_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8082 }),
   INVENTORY_DATABASE_URL: Type.String({ minLength: 1 }),
   INVENTORY_DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),

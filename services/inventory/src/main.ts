@@ -2,8 +2,8 @@
 // raw change stream (inventory-cache), the reservation expiry sweeper.
 import { randomUUID } from 'node:crypto'
 import { CdcTopics, Topics } from '@trackops/contracts'
-import { batchPolicyOf, createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
-import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, loadConfig, redisComponent, runService } from '@trackops/runtime'
+import { batchPolicyOf, createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, messagingRetention, registerMessagingHealth } from '@trackops/messaging'
+import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, loadConfig, redisComponent, registerTableMetrics, runService } from '@trackops/runtime'
 import { edgeOptions } from '@trackops/http'
 import { cacheComponent, createCacheRegistry } from '@trackops/cache'
 import { inventoryConfigSchema } from './config.ts'
@@ -37,6 +37,7 @@ redis.on('ready', () => void itemCache.cache.invalidate('-reconnected', 0))
 
 const health = createHealth()
 health.register('db', databaseComponent(db))
+registerTableMetrics(db, logger)
 health.register('redis', redisComponent(redis))
 health.register('cache', cacheComponent(caches))
 registerMessagingHealth(health, { admin: kafkaAdmin, db, strategy: config.EVENT_PUBLISHING_STRATEGY, connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-inventory-outbox', slot: 'trackops_inventory_outbox' })
@@ -73,7 +74,10 @@ await runService({
     // inventory-cdc connector runs under the outbox strategy too.
     createChangeConsumer({ brokers, logger, group: 'inventory-cache', topics: [CdcTopics.inventoryItems], handle: createItemChangeHandler({ cache: itemCache.cache, logger }), batch: batchPolicyOf(config), latestOnly: true }),
   ],
-  jobs: [reservationSweep({ db, intervalMs: config.INVENTORY_SWEEP_INTERVAL_SECONDS * 1000, batchSize: config.INVENTORY_SWEEP_BATCH_SIZE, now, logger })],
+  jobs: [
+    reservationSweep({ db, intervalMs: config.INVENTORY_SWEEP_INTERVAL_SECONDS * 1000, batchSize: config.INVENTORY_SWEEP_BATCH_SIZE, now, logger }),
+    messagingRetention({ db, hours: config.INBOX_RETENTION_HOURS, now }),
+  ],
   close: [() => producer.close(), () => kafkaAdmin.close(), async () => redis.disconnect(), () => db.destroy()],
 })
 logger.info({ port: config.INVENTORY_PORT, ttlSeconds: config.INVENTORY_RESERVATION_TTL_SECONDS }, 'inventory service started')

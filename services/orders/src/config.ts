@@ -1,13 +1,14 @@
 import { Type } from 'typebox'
 import { loadConfig, runtimeSettings } from '@trackops/runtime'
 import { httpSettings } from '@trackops/http'
-import { messagingSettings } from '@trackops/messaging'
+import { messagingSettings, retentionSettings } from '@trackops/messaging'
 import { defaultPathSettings } from './saga/messaging-path.ts'
 
 export const ordersConfigSchema = Type.Object({
   ...runtimeSettings,
   ...httpSettings,
   ...messagingSettings,
+  ...retentionSettings,
   ORDERS_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8081 }),
   ORDERS_DATABASE_URL: Type.String({ minLength: 1 }),
   /** How long a saga step may wait for its reply before the saga compensates. */

@@ -4,10 +4,10 @@
 // down at start: HTTP serves, consumers keep trying to join.
 import { randomUUID } from 'node:crypto'
 import { CdcTopics, Topics } from '@trackops/contracts'
-import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, runService } from '@trackops/runtime'
+import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, registerTableMetrics, runService } from '@trackops/runtime'
 import { edgeOptions } from '@trackops/http'
 import { cacheComponent, createCacheRegistry } from '@trackops/cache'
-import { batchPolicyOf, createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
+import { batchPolicyOf, createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, messagingRetention, registerMessagingHealth } from '@trackops/messaging'
 import { loadOrdersConfig } from './config.ts'
 import { buildApp } from './http.ts'
 import { createBatchHandler, createMessageHandler } from './handlers.ts'
@@ -53,6 +53,7 @@ const saga = createSaga({
 
 const health = createHealth()
 health.register('db', databaseComponent(db))
+registerTableMetrics(db, logger)
 health.register('redis', redisComponent(redis))
 health.register('cache', cacheComponent(caches, { liveUpdates: () => ({ degraded: live.stats().degraded, listeners: live.stats().listeners }) }))
 registerMessagingHealth(health, { admin, db, strategy: config.EVENT_PUBLISHING_STRATEGY, connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-orders-outbox', slot: 'trackops_orders_outbox' })
@@ -115,6 +116,7 @@ await runService({
     saga.createSweeper().job(),
     saga.probeJob(),
     { name: 'idempotency-key pruning', intervalMs: 3_600_000, run: () => pruneIdempotencyKeys(db, new Date(Date.now() - retentionMs)) },
+    messagingRetention({ db, hours: config.INBOX_RETENTION_HOURS, now: clock.now }),
   ],
   close: [() => applyOrderChange.drain(), () => live.close(), () => producer.close(), () => admin.close(), async () => redis.quit(), () => db.destroy()],
 })

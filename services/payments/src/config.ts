@@ -1,7 +1,7 @@
 import { Type } from 'typebox'
 import { loadConfig, runtimeSettings, withRule } from '@trackops/runtime'
 import { httpSettings } from '@trackops/http'
-import { messagingSettings } from '@trackops/messaging'
+import { messagingSettings, retentionSettings } from '@trackops/messaging'
 import { DEFAULT_RECONCILE_AFTER_MS } from './process-payment.ts'
 
 /** The payment gateways the service can charge through (PAYMENTS_GATEWAY); the sandbox is the only one today. */
@@ -13,6 +13,7 @@ export const paymentsConfigSchema = Type.Object({
   ...runtimeSettings,
   ...httpSettings,
   ...messagingSettings,
+  ...retentionSettings,
   PAYMENTS_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8085 }),
   PAYMENTS_DATABASE_URL: Type.String({ minLength: 1 }),
   PAYMENTS_GATEWAY: withRule(

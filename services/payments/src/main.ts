@@ -2,8 +2,8 @@
 // names, and the reconciliation of charges that got no answer.
 import { randomUUID } from 'node:crypto'
 import { Topics } from '@trackops/contracts'
-import { batchPolicyOf, createConsumer, createKafkaAdmin, createKafkaProducer, registerMessagingHealth } from '@trackops/messaging'
-import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, runService } from '@trackops/runtime'
+import { batchPolicyOf, createConsumer, createKafkaAdmin, createKafkaProducer, messagingRetention, registerMessagingHealth } from '@trackops/messaging'
+import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, registerTableMetrics, runService } from '@trackops/runtime'
 import { edgeOptions } from '@trackops/http'
 import { loadPaymentsConfig } from './config.ts'
 import { reconcileDue } from './reconcile.ts'
@@ -32,6 +32,7 @@ gateway.onStateChange((state) => {
 
 const health = createHealth()
 health.register('db', databaseComponent(db))
+registerTableMetrics(db, logger)
 registerMessagingHealth(health, { admin, db, strategy: config.EVENT_PUBLISHING_STRATEGY, connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-payments-outbox', slot: 'trackops_payments_outbox' })
 health.register('paymentGateway', gatewayHealth(gateway, { gateway: config.PAYMENTS_GATEWAY, timeoutMs: config.PAYMENT_GATEWAY_TIMEOUT_MS }))
 if (redis) health.register('redis', redisComponent(redis))
@@ -57,6 +58,7 @@ await runService({
       intervalMs: config.PAYMENT_RECONCILE_EVERY_MS,
       run: async () => (await reconcileDue(db, { ...paymentDeps, log: logger }, RECONCILE_BATCH)).length >= RECONCILE_BATCH,
     },
+    messagingRetention({ db, hours: config.INBOX_RETENTION_HOURS, now: paymentDeps.now }),
   ],
   close: [() => producer.close(), () => admin.close(), async () => redis?.disconnect(), () => processor.close(), () => db.destroy()],
 })
