@@ -26,23 +26,18 @@ async function collectInto(gauge: client.Gauge, pick: (t: TableSize) => number):
   }
 }
 
-// Registered with the default registry when this module loads; prom-client calls collect() with the gauge as `this`.
-new client.Gauge({
-  name: 'trackops_table_rows',
-  help: "Live rows of each table of the service database (PostgreSQL's estimate, refreshed by autovacuum and analyze).",
-  labelNames: ['table'],
-  collect(this: client.Gauge): Promise<void> {
-    return collectInto(this, (t) => t.rows)
-  },
-})
-new client.Gauge({
-  name: 'trackops_table_bytes',
-  help: 'Bytes on disk of each table of the service database, with its indexes and TOAST.',
-  labelNames: ['table'],
-  collect(this: client.Gauge): Promise<void> {
-    return collectInto(this, (t) => t.bytes)
-  },
-})
+/** A gauge registered with the default registry when this module loads; prom-client calls collect() with it as `this`. */
+const sizeGauge = (name: string, help: string, pick: (t: TableSize) => number) =>
+  new client.Gauge({
+    name,
+    help,
+    labelNames: ['table'],
+    collect(this: client.Gauge): Promise<void> {
+      return collectInto(this, pick)
+    },
+  })
+sizeGauge('trackops_table_rows', "Live rows of each table of the service database (PostgreSQL's estimate, refreshed by autovacuum and analyze).", (t) => t.rows)
+sizeGauge('trackops_table_bytes', 'Bytes on disk of each table of the service database, with its indexes and TOAST.', (t) => t.bytes)
 
 /** trackops_table_rows and trackops_table_bytes report the tables of `db`'s public schema from now on. */
 export function registerTableMetrics<DB>(db: Kysely<DB>, logger: Logger): void {
