@@ -10,6 +10,8 @@ SERVICE_ROLES=(orders_svc inventory_svc payments_svc)
 ALL_ROLES=(orders_svc inventory_svc payments_svc relay_svc trackops_cdc)
 MIN_REPLICATION_SLOTS=10
 MIN_WAL_SENDERS=10
+# The most WAL a replication slot may keep (a stopped connector otherwise keeps every byte until the disk fills).
+SLOT_WAL_KEEP=${TRACKOPS_PG_SLOT_WAL_KEEP:-4GB}
 
 PSQL_MODE=""   # "tcp" (psql -h host -U admin) or "socket" (runuser -u postgres, peer auth)
 
@@ -111,8 +113,21 @@ ensure_postgres() {
     ok "wal_level=logical after restart"
   fi
 
+  ensure_slot_wal_bound
   pg_bootstrap
   ok "PostgreSQL $(pg_value 'show server_version' | cut -d' ' -f1): wal_level=logical, databases ${DATABASES[*]}, roles ${ALL_ROLES[*]}"
+}
+
+# max_slot_wal_keep_size unlimited (PostgreSQL's default) lets one stopped Debezium connector fill the disk. Bound it
+# when nobody has (reloadable, no restart); a value someone chose is left alone.
+ensure_slot_wal_bound() {
+  local keep
+  keep=$(pg_value 'show max_slot_wal_keep_size')
+  [[ $keep == -1 ]] || return 0
+  loud "max_slot_wal_keep_size is unlimited: a stopped connector would keep WAL until the disk fills. Setting it to $SLOT_WAL_KEEP"
+  loud "    ALTER SYSTEM SET max_slot_wal_keep_size = '$SLOT_WAL_KEEP'; SELECT pg_reload_conf();   (TRACKOPS_PG_SLOT_WAL_KEEP to choose; undo: ALTER SYSTEM RESET max_slot_wal_keep_size)"
+  pg_value "ALTER SYSTEM SET max_slot_wal_keep_size = '$SLOT_WAL_KEEP'" >/dev/null
+  pg_value "SELECT pg_reload_conf()" >/dev/null
 }
 
 # Databases, login roles and CONNECT rights; safe to run any number of times.
@@ -172,6 +187,8 @@ check_external_postgres() {
     printf '  → then re-run: npm run stack:up (TRACKOPS_PG_EXTERNAL=1 never changes your server)\n' >&2
     exit 1
   fi
+  [[ $(pg_value 'show max_slot_wal_keep_size') == -1 ]] &&
+    warn "max_slot_wal_keep_size is unlimited on this server: a stopped connector keeps WAL until the disk fills; as a superuser: ALTER SYSTEM SET max_slot_wal_keep_size = '$SLOT_WAL_KEEP'; SELECT pg_reload_conf();"
   ok "external PostgreSQL has wal_level=logical, the roles and the databases (nothing changed)"
 }
 

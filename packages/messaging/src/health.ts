@@ -44,6 +44,29 @@ export function debeziumComponent(opts: { connectUrl: string; connector: string;
   }
 }
 
+/**
+ * The replication slots of this service's database against max_slot_wal_keep_size: DOWN when a slot was invalidated
+ * (wal_status lost: its connector must re-snapshot, docs/OPERATIONS), DEGRADED when a slot is past half of the
+ * bound (it retains more than it may still add) or already unreserved, so an operator hears of a stopped connector
+ * well before PostgreSQL drops its WAL. Under both strategies: the CDC slots feed the caches either way.
+ */
+export function replicationSlotsComponent(db: QueryExecutorProvider): Component {
+  return {
+    required: false,
+    check: async () => {
+      const { rows } = await sql<{ slot: string; active: boolean; walStatus: string | null; retained: number; safe: number | null; bound: string }>`
+        SELECT slot_name AS slot, active, wal_status AS "walStatus", COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::float8 AS retained,
+               safe_wal_size::float8 AS safe, current_setting('max_slot_wal_keep_size') AS bound
+        FROM pg_replication_slots WHERE database = current_database() ORDER BY slot_name`.execute(db)
+      const lost = rows.filter((r) => r.walStatus === 'lost').map((r) => r.slot)
+      const filling = rows.filter((r) => r.walStatus === 'unreserved' || (r.safe !== null && r.retained > r.safe)).map((r) => r.slot)
+      const slots = Object.fromEntries(rows.map((r) => [r.slot, { active: r.active, walStatus: r.walStatus, retainedWalBytes: r.retained, safeWalBytes: r.safe }]))
+      const status = lost.length > 0 ? 'DOWN' : filling.length > 0 ? 'DEGRADED' : 'UP'
+      return { status, details: { maxSlotWalKeepSize: rows[0]?.bound ?? null, slots, ...(lost.length ? { lost } : {}), ...(filling.length ? { overHalfTheBound: filling } : {}) } }
+    },
+  }
+}
+
 /** The broker answers a metadata request. */
 export function kafkaComponent(admin: KafkaAdmin, required = false): Component {
   return {

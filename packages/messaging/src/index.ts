@@ -11,6 +11,6 @@ export { messagingRetention, pruneMessagingTables, retentionSettings } from './r
 export { messagingMetrics } from './metrics.ts'
 export const messagingMigrationsDir = new URL('../migrations', import.meta.url).pathname
 export { watchLag, lagSamples, type LagSample } from './lag.ts'
-export { consumerLagComponent, debeziumComponent, kafkaComponent } from './health.ts'
+export { consumerLagComponent, debeziumComponent, kafkaComponent, replicationSlotsComponent } from './health.ts'
 export { registerMessagingHealth, type MessagingHealthOptions } from './service-health.ts'
 export { answerPathProbe } from './path-probe.ts'

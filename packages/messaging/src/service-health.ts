@@ -1,8 +1,9 @@
 // The health components of a service that consumes and publishes through its own outbox: the broker, this
-// process's consumer lag and, under the debezium strategy, the service's outbox connector and replication slot.
+// process's consumer lag, under the debezium strategy the service's outbox connector, and the WAL its database's
+// replication slots retain.
 import type { QueryExecutorProvider } from 'kysely'
 import type { Health } from '@trackops/runtime'
-import { consumerLagComponent, debeziumComponent, kafkaComponent } from './health.ts'
+import { consumerLagComponent, debeziumComponent, kafkaComponent, replicationSlotsComponent } from './health.ts'
 import type { KafkaAdmin } from './kafka.ts'
 
 export interface MessagingHealthOptions {
@@ -20,4 +21,5 @@ export function registerMessagingHealth(health: Health, opts: MessagingHealthOpt
   health.register('kafka', kafkaComponent(opts.admin))
   health.register('consumerLag', consumerLagComponent())
   if (opts.strategy === 'debezium') health.register('debezium', debeziumComponent(opts))
+  health.register('replicationSlots', replicationSlotsComponent(opts.db))
 }
