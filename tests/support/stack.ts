@@ -182,7 +182,8 @@ export async function stopRedis() {
 }
 export async function startRedis() {
   if (redisCli('ping') === 'PONG') return
-  execFileSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log'], { stdio: 'ignore' })
+  // The same memory bound stack.sh up gives Redis (infra/lib/redis.sh).
+  execFileSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log', '--maxmemory', '256mb', '--maxmemory-policy', 'volatile-lru'], { stdio: 'ignore' })
   await eventually(() => redisCli('ping') === 'PONG', 10_000, 'Redis to start')
 }
 

@@ -1,5 +1,6 @@
 // The health registry behind /actuator/health: components a service registers, each checked with a timeout.
 import { sql, type QueryExecutorProvider } from 'kysely'
+import { redisMemory } from './redis.ts'
 
 export type Status = 'UP' | 'DOWN' | 'DEGRADED' | 'UNKNOWN'
 export interface ComponentResult {
@@ -51,8 +52,19 @@ export function createHealth() {
 export type Health = ReturnType<typeof createHealth>
 
 /** Redis answers PING. Never required: every service degrades without it (no cache, limiter fails open). */
-export function redisComponent(redis: { ping(): Promise<string> }): Component {
-  return { required: false, check: async () => ({ status: (await redis.ping()) === 'PONG' ? 'UP' : 'DOWN' }) }
+export function redisComponent(redis: { ping(): Promise<string>; info(section: string): Promise<string> }): Component {
+  return {
+    required: false,
+    check: async () => {
+      const [pong, memory] = await Promise.all([redis.ping(), redisMemory(redis)])
+      // Without eviction, a Redis at its bound refuses writes: cache fills and rate-limit counts start failing.
+      const full = memory.maxBytes > 0 && memory.policy === 'noeviction' && memory.usedBytes >= 0.9 * memory.maxBytes
+      return {
+        status: pong !== 'PONG' ? 'DOWN' : full ? 'DEGRADED' : 'UP',
+        details: { usedMemoryBytes: memory.usedBytes, maxMemoryBytes: memory.maxBytes || null, maxMemoryPolicy: memory.policy, evictedKeys: memory.evictedKeys },
+      }
+    },
+  }
 }
 
 /** PostgreSQL answers `select 1`; the query time is reported. Required: without its database a service is DOWN. */

@@ -1,7 +1,7 @@
 export { loadConfig, ConfigError, runtimeSettings, booleanSetting, withRule } from './config.ts'
 export { createLogger, maskText } from './logger.ts'
 export { createDb, writeTogether, isInfrastructureError, dataExceptionOf, dataExceptionMessage } from './db.ts'
-export { createRedis, defineScript, type Redis } from './redis.ts'
+export { createRedis, defineScript, redisMemory, registerRedisMetrics, type Redis, type RedisMemory } from './redis.ts'
 export { initTracing, shutdownTracing, startSpan, withSpan, currentTraceId, currentTraceparent, contextFromHeaders, type OpenSpan } from './trace.ts'
 export { createHealth, databaseComponent, redisComponent, type Health, type Component, type ComponentResult } from './health.ts'
 export { onShutdown } from './shutdown.ts'

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import { scrapedGauges } from './scraped-gauges.ts'
 
 /**
  * A Redis client that fails fast while Redis is down (no offline queue, one try per command) so callers can
@@ -37,4 +39,30 @@ export function defineScript(source: string) {
       return redis.eval(source, keys.length, ...keys, ...args)
     }
   }
+}
+
+/** What Redis says of its memory: INFO memory and stats, as numbers. */
+export interface RedisMemory {
+  usedBytes: number
+  /** 0: no bound. */
+  maxBytes: number
+  policy: string
+  evictedKeys: number
+}
+
+export async function redisMemory(redis: { info(section: string): Promise<string> }): Promise<RedisMemory> {
+  const [memory, stats] = await Promise.all([redis.info('memory'), redis.info('stats')])
+  const field = (text: string, name: string) => text.match(new RegExp(`^${name}:(.*)$`, 'm'))?.[1]?.trim() ?? ''
+  return { usedBytes: Number(field(memory, 'used_memory')), maxBytes: Number(field(memory, 'maxmemory')), policy: field(memory, 'maxmemory_policy'), evictedKeys: Number(field(stats, 'evicted_keys')) }
+}
+
+const redisGauges = scrapedGauges<RedisMemory>([
+  { name: 'trackops_redis_used_memory_bytes', help: 'Memory Redis uses (INFO used_memory).', samples: (m) => [[{}, m.usedBytes]] },
+  { name: 'trackops_redis_max_memory_bytes', help: 'The memory bound of Redis (maxmemory; 0: none).', samples: (m) => [[{}, m.maxBytes]] },
+  { name: 'trackops_redis_evicted_keys', help: 'Keys Redis evicted at its memory bound since it started (INFO evicted_keys).', samples: (m) => [[{}, m.evictedKeys]] },
+])
+
+/** The Redis memory gauges report `redis` from now on. */
+export function registerRedisMetrics(redis: Redis, logger: Logger): void {
+  redisGauges.attach(() => redisMemory(redis), logger)
 }

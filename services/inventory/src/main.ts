@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import { CdcTopics, Topics } from '@trackops/contracts'
 import { batchPolicyOf, createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, messagingRetention, registerMessagingHealth } from '@trackops/messaging'
-import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, loadConfig, redisComponent, registerTableMetrics, runService } from '@trackops/runtime'
+import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, loadConfig, redisComponent, registerRedisMetrics, registerTableMetrics, runService } from '@trackops/runtime'
 import { edgeOptions } from '@trackops/http'
 import { cacheComponent, createCacheRegistry } from '@trackops/cache'
 import { inventoryConfigSchema } from './config.ts'
@@ -39,6 +39,7 @@ const health = createHealth()
 health.register('db', databaseComponent(db))
 registerTableMetrics(db, logger)
 health.register('redis', redisComponent(redis))
+registerRedisMetrics(redis, logger)
 health.register('cache', cacheComponent(caches))
 registerMessagingHealth(health, { admin: kafkaAdmin, db, strategy: config.EVENT_PUBLISHING_STRATEGY, connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-inventory-outbox', slot: 'trackops_inventory_outbox' })
 

@@ -4,7 +4,7 @@
 // down at start: HTTP serves, consumers keep trying to join.
 import { randomUUID } from 'node:crypto'
 import { CdcTopics, Topics } from '@trackops/contracts'
-import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, registerTableMetrics, runService } from '@trackops/runtime'
+import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, registerRedisMetrics, registerTableMetrics, runService } from '@trackops/runtime'
 import { edgeOptions } from '@trackops/http'
 import { cacheComponent, createCacheRegistry } from '@trackops/cache'
 import { batchPolicyOf, createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, messagingRetention, registerMessagingHealth } from '@trackops/messaging'
@@ -55,6 +55,7 @@ const health = createHealth()
 health.register('db', databaseComponent(db))
 registerTableMetrics(db, logger)
 health.register('redis', redisComponent(redis))
+registerRedisMetrics(redis, logger)
 health.register('cache', cacheComponent(caches, { liveUpdates: () => ({ degraded: live.stats().degraded, listeners: live.stats().listeners }) }))
 registerMessagingHealth(health, { admin, db, strategy: config.EVENT_PUBLISHING_STRATEGY, connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-orders-outbox', slot: 'trackops_orders_outbox' })
 health.register('messagingPath', saga.pathHealth())

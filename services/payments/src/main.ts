@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import { Topics } from '@trackops/contracts'
 import { batchPolicyOf, createConsumer, createKafkaAdmin, createKafkaProducer, messagingRetention, registerMessagingHealth } from '@trackops/messaging'
-import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, registerTableMetrics, runService } from '@trackops/runtime'
+import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, registerRedisMetrics, registerTableMetrics, runService } from '@trackops/runtime'
 import { edgeOptions } from '@trackops/http'
 import { loadPaymentsConfig } from './config.ts'
 import { reconcileDue } from './reconcile.ts'
@@ -35,7 +35,10 @@ health.register('db', databaseComponent(db))
 registerTableMetrics(db, logger)
 registerMessagingHealth(health, { admin, db, strategy: config.EVENT_PUBLISHING_STRATEGY, connectUrl: config.KAFKA_CONNECT_URL, connector: 'trackops-payments-outbox', slot: 'trackops_payments_outbox' })
 health.register('paymentGateway', gatewayHealth(gateway, { gateway: config.PAYMENTS_GATEWAY, timeoutMs: config.PAYMENT_GATEWAY_TIMEOUT_MS }))
-if (redis) health.register('redis', redisComponent(redis))
+if (redis) {
+  health.register('redis', redisComponent(redis))
+  registerRedisMetrics(redis, logger)
+}
 
 const app = await buildApp({
   db,

@@ -1,7 +1,7 @@
 // The event relay: HTTP API (events, dead letters, AsyncAPI) over one pool per service database (as relay_svc),
 // the polling publisher (outbox strategy only), outbox pruning and the relay metrics.
 import { createKafkaAdmin, createKafkaProducer, createRelay, pruneOutbox } from '@trackops/messaging'
-import { createHealth, createLogger, createRedis, initTracing, redisComponent, runService } from '@trackops/runtime'
+import { createHealth, createLogger, createRedis, initTracing, redisComponent, registerRedisMetrics, runService } from '@trackops/runtime'
 import { edgeOptions } from '@trackops/http'
 import { loadRelayConfig } from './config.ts'
 import { registerRelayHealth } from './health.ts'
@@ -30,7 +30,10 @@ const redis = config.RATE_LIMIT_ENABLED ? createRedis(config.REDIS_URL, 'relay')
 
 const health = createHealth()
 registerRelayHealth(health, { sources, strategy, admin, connectUrl: config.KAFKA_CONNECT_URL, backlogWarnSeconds: config.OUTBOX_BACKLOG_WARN_SECONDS })
-if (redis) health.register('redis', redisComponent(redis))
+if (redis) {
+  health.register('redis', redisComponent(redis))
+  registerRedisMetrics(redis, logger)
+}
 
 const app = await buildApp({
   sources,
