@@ -4,7 +4,7 @@
 import { access } from 'node:fs/promises'
 import path from 'node:path'
 import { createApp, edgeOptions } from '@trackops/http'
-import { createHealth, createLogger, createRedis, initTracing, runService } from '@trackops/runtime'
+import { configOrExit, createHealth, createLogger, createRedis, initTracing, runService } from '@trackops/runtime'
 import { createKafkaAdmin } from '@trackops/messaging'
 import { loadConsoleConfig } from './config.ts'
 import { registerDevTokens } from './dev-tokens.ts'
@@ -12,7 +12,7 @@ import { registerOps } from './ops.ts'
 import { registerProxy } from './proxy.ts'
 import { registerStatic } from './static.ts'
 
-const config = loadConsoleConfig(process.env)
+const config = configOrExit('console', () => loadConsoleConfig(process.env))
 // Before anything opens a span: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and exported.
 initTracing('console', config.OTEL_EXPORTER_OTLP_ENDPOINT)
 const logger = createLogger('console', config.LOG_LEVEL)

@@ -3,6 +3,7 @@
 //   loadConfig(Type.Object({ ...runtimeSettings, ...httpSettings, ...messagingSettings, OWN_SETTING: Type... }), env)
 import { Type, type StaticDecode, type TObject, type TProperties, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
+import { createLogger } from './logger.ts'
 
 /** Settings of the process itself: logging, Redis, trace export. */
 export const runtimeSettings = {
@@ -36,6 +37,27 @@ export class ConfigError extends Error {
   }
 }
 
+const SECRET_NAME = /SECRET|PASSWORD|TOKEN|_KEY\b|_URL$/
+
+/** `PORT="abc" is not accepted: expected an integer from 1 to 65535` — never the value of a setting that may hold a secret. */
+function settingProblem(key: string, raw: string | undefined, setting: TSchema): string {
+  if (raw === undefined || raw === '') return `${key} is required (not set): expected ${accepted(setting)}`
+  const shown = SECRET_NAME.test(key) ? 'its value' : JSON.stringify(raw)
+  return `${key}=${shown} is not accepted: expected ${accepted(setting)}`
+}
+
+function accepted(schema: TSchema): string {
+  const s = schema as Record<string, unknown>
+  const choices = (s.anyOf as { const?: unknown }[] | undefined)?.map((o) => o.const) ?? (s.enum as unknown[] | undefined)
+  if (choices && choices.every((c) => c !== undefined)) return choices.length === 2 ? `${String(choices[0])} or ${String(choices[1])}` : `one of ${choices.join(', ')}`
+  const range = (min: unknown, max: unknown) =>
+    typeof min === 'number' && typeof max === 'number' ? ` from ${min} to ${max}` : typeof min === 'number' ? ` of at least ${min}` : typeof max === 'number' ? ` of at most ${max}` : ''
+  if (s.type === 'integer') return `a whole number${range(s.minimum, s.maximum)}`
+  if (s.type === 'number') return `a number${range(s.minimum, s.maximum)}`
+  if (s.type === 'string') return s.minLength === 1 && s.maxLength === undefined ? 'non-empty text' : `text${range(s.minLength, s.maxLength)}${s.minLength !== undefined || s.maxLength !== undefined ? ' characters' : ''}`
+  return 'a valid value (see .env.example)'
+}
+
 /**
  * Validates the environment against the schema, reporting every problem at once. Numbers are converted from
  * strings, defaults applied, yes/no settings become booleans; then the settings' rules run.
@@ -47,7 +69,12 @@ export function loadConfig<P extends TProperties>(schema: TObject<P>, env: Recor
     if (raw !== undefined && raw !== '') input[key] = raw
   }
   const converted = Value.Convert(schema, Value.Default(schema, input)) as Record<string, unknown>
-  const problems = [...Value.Errors(schema, converted)].map((e) => `${e.instancePath.slice(1) || '(root)'}: ${e.message}`)
+  // One line per setting: its name, the value given (unless it may be a secret) and what it accepts.
+  const problems: string[] = []
+  for (const [key, setting] of Object.entries(schema.properties) as [string, TSchema][]) {
+    const value = converted[key]
+    if (value === undefined ? ((schema.required ?? []) as string[]).includes(key) : !Value.Check(setting, value)) problems.push(settingProblem(key, env[key], setting))
+  }
   // Setting by setting, so the rules see decoded values even when another setting is invalid (already a problem).
   const config: Record<string, unknown> = {}
   for (const [key, setting] of Object.entries(schema.properties) as [string, TSchema][]) {
@@ -59,4 +86,18 @@ export function loadConfig<P extends TProperties>(schema: TObject<P>, env: Recor
   }
   if (problems.length) throw new ConfigError(problems)
   return config as StaticDecode<TObject<P>>
+}
+
+/**
+ * For a process's entry point: the loaded configuration, or — when settings are wrong — one JSON log line naming
+ * each of them with what it accepts, and exit code 1 (no stack trace: nothing in the code is wrong).
+ */
+export function configOrExit<T>(service: string, load: () => T): T {
+  try {
+    return load()
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    createLogger(service).fatal({ problems: error.problems }, `invalid configuration: ${error.problems.join('; ')}. Every setting is in .env.example.`)
+    process.exit(1)
+  }
 }

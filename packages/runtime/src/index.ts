@@ -1,4 +1,4 @@
-export { loadConfig, ConfigError, runtimeSettings, booleanSetting, withRule } from './config.ts'
+export { loadConfig, configOrExit, ConfigError, runtimeSettings, booleanSetting, withRule } from './config.ts'
 export { createLogger, maskText } from './logger.ts'
 export { createDb, writeTogether, isInfrastructureError, dataExceptionOf, dataExceptionMessage } from './db.ts'
 export { createRedis, defineScript, redisMemory, registerRedisMetrics, type Redis, type RedisMemory } from './redis.ts'

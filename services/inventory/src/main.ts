@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import { CdcTopics, Topics } from '@trackops/contracts'
 import { batchPolicyOf, createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, messagingRetention, registerMessagingHealth } from '@trackops/messaging'
-import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, loadConfig, redisComponent, registerRedisMetrics, registerTableMetrics, runService } from '@trackops/runtime'
+import { configOrExit, createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, loadConfig, redisComponent, registerRedisMetrics, registerTableMetrics, runService } from '@trackops/runtime'
 import { edgeOptions } from '@trackops/http'
 import { cacheComponent, createCacheRegistry } from '@trackops/cache'
 import { inventoryConfigSchema } from './config.ts'
@@ -14,7 +14,7 @@ import type { InventoryDb } from './inventory-db.ts'
 import { createItemCache } from './item-cache.ts'
 import { createItemChangeHandler } from './item-changes.ts'
 
-const config = loadConfig(inventoryConfigSchema, process.env)
+const config = configOrExit('inventory', () => loadConfig(inventoryConfigSchema, process.env))
 // Before anything opens a span: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and exported.
 initTracing('inventory', config.OTEL_EXPORTER_OTLP_ENDPOINT)
 const logger = createLogger('inventory', config.LOG_LEVEL)

@@ -4,7 +4,7 @@
 // down at start: HTTP serves, consumers keep trying to join.
 import { randomUUID } from 'node:crypto'
 import { CdcTopics, Topics } from '@trackops/contracts'
-import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, registerRedisMetrics, registerTableMetrics, runService } from '@trackops/runtime'
+import { configOrExit, createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, registerRedisMetrics, registerTableMetrics, runService } from '@trackops/runtime'
 import { edgeOptions } from '@trackops/http'
 import { cacheComponent, createCacheRegistry } from '@trackops/cache'
 import { batchPolicyOf, createChangeConsumer, createConsumer, createKafkaAdmin, createKafkaProducer, messagingRetention, registerMessagingHealth } from '@trackops/messaging'
@@ -19,7 +19,7 @@ import { createOrderCache } from './order-cache.ts'
 import { createOrderChangeHandler, orderChangeOfEvent, orderChangeOfRow } from './order-changes.ts'
 import { createLiveOrders } from './live-orders.ts'
 
-const config = loadOrdersConfig(process.env)
+const config = configOrExit('orders', () => loadOrdersConfig(process.env))
 // Before anything opens a span: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and exported.
 initTracing('orders', config.OTEL_EXPORTER_OTLP_ENDPOINT)
 const logger = createLogger('orders', config.LOG_LEVEL)

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import { Topics } from '@trackops/contracts'
 import { batchPolicyOf, createConsumer, createKafkaAdmin, createKafkaProducer, messagingRetention, registerMessagingHealth } from '@trackops/messaging'
-import { createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, registerRedisMetrics, registerTableMetrics, runService } from '@trackops/runtime'
+import { configOrExit, createDb, createHealth, createLogger, createRedis, databaseComponent, initTracing, redisComponent, registerRedisMetrics, registerTableMetrics, runService } from '@trackops/runtime'
 import { edgeOptions } from '@trackops/http'
 import { loadPaymentsConfig } from './config.ts'
 import { reconcileDue } from './reconcile.ts'
@@ -13,7 +13,7 @@ import { createPaymentBatchHandler, createPaymentHandler, paymentsConsumerGroup 
 import { buildApp } from './http.ts'
 import type { PaymentsDb } from './payment-store.ts'
 
-const config = loadPaymentsConfig(process.env)
+const config = configOrExit('payments', () => loadPaymentsConfig(process.env))
 // Before anything opens a span: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and exported.
 initTracing('payments', config.OTEL_EXPORTER_OTLP_ENDPOINT)
 const logger = createLogger('payments', config.LOG_LEVEL)

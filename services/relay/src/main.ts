@@ -1,7 +1,7 @@
 // The event relay: HTTP API (events, dead letters, AsyncAPI) over one pool per service database (as relay_svc),
 // the polling publisher (outbox strategy only), outbox pruning and the relay metrics.
 import { createKafkaAdmin, createKafkaProducer, createRelay, pruneOutbox } from '@trackops/messaging'
-import { createHealth, createLogger, createRedis, initTracing, redisComponent, registerRedisMetrics, runService } from '@trackops/runtime'
+import { configOrExit, createHealth, createLogger, createRedis, initTracing, redisComponent, registerRedisMetrics, runService } from '@trackops/runtime'
 import { edgeOptions } from '@trackops/http'
 import { loadRelayConfig } from './config.ts'
 import { registerRelayHealth } from './health.ts'
@@ -12,7 +12,7 @@ import { closeSources, createSources } from './sources.ts'
 const PRUNE_EVERY_MS = 60_000
 const METRICS_EVERY_MS = 10_000
 
-const config = loadRelayConfig(process.env)
+const config = configOrExit('relay', () => loadRelayConfig(process.env))
 // Before anything opens a span: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and exported.
 initTracing('relay', config.OTEL_EXPORTER_OTLP_ENDPOINT)
 const logger = createLogger('relay', config.LOG_LEVEL)
