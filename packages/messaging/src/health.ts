@@ -46,7 +46,7 @@ export function debeziumComponent(opts: { connectUrl: string; connector: string;
 
 /**
  * The replication slots of this service's database against max_slot_wal_keep_size: DOWN when a slot was invalidated
- * (wal_status lost: its connector must re-snapshot, docs/OPERATIONS), DEGRADED when a slot is past half of the
+ * (wal_status lost: its connector must start again from a new slot, infra/README.md "When a replication slot is lost"), DEGRADED when a slot is past half of the
  * bound (it retains more than it may still add) or already unreserved, so an operator hears of a stopped connector
  * well before PostgreSQL drops its WAL. Under both strategies: the CDC slots feed the caches either way.
  */

@@ -39,7 +39,7 @@ export class ConfigError extends Error {
 
 const SECRET_NAME = /SECRET|PASSWORD|TOKEN|_KEY\b|_URL$/
 
-/** `PORT="abc" is not accepted: expected an integer from 1 to 65535` — never the value of a setting that may hold a secret. */
+/** `PORT="abc" is not accepted: expected a whole number from 1 to 65535` — never the value of a setting that may hold a secret. */
 function settingProblem(key: string, raw: string | undefined, setting: TSchema): string {
   if (raw === undefined || raw === '') return `${key} is required (not set): expected ${accepted(setting)}`
   const shown = SECRET_NAME.test(key) ? 'its value' : JSON.stringify(raw)

@@ -51,7 +51,10 @@ export function createHealth() {
 }
 export type Health = ReturnType<typeof createHealth>
 
-/** Redis answers PING. Never required: every service degrades without it (no cache, limiter fails open). */
+/**
+ * Redis answers PING; its memory against its bound is reported (DEGRADED near a bound it enforces by refusing writes).
+ * Never required: every service degrades without it (no cache, limiter fails open).
+ */
 export function redisComponent(redis: { ping(): Promise<string>; info(section: string): Promise<string> }): Component {
   return {
     required: false,
