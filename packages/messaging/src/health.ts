@@ -1,6 +1,6 @@
 // Kafka-side health components every service that publishes or consumes can register.
 import { sql, type QueryExecutorProvider } from 'kysely'
-import type { Component } from '@trackops/runtime'
+import { replicationSlotsOf, type Component } from '@trackops/runtime'
 import { lagSamples } from './lag.ts'
 import type { KafkaAdmin } from './kafka.ts'
 
@@ -54,10 +54,7 @@ export function replicationSlotsComponent(db: QueryExecutorProvider): Component 
   return {
     required: false,
     check: async () => {
-      const { rows } = await sql<{ slot: string; active: boolean; walStatus: string | null; retained: number; safe: number | null; bound: string }>`
-        SELECT slot_name AS slot, active, wal_status AS "walStatus", COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::float8 AS retained,
-               safe_wal_size::float8 AS safe, current_setting('max_slot_wal_keep_size') AS bound
-        FROM pg_replication_slots WHERE database = current_database() ORDER BY slot_name`.execute(db)
+      const rows = await replicationSlotsOf(db)
       const lost = rows.filter((r) => r.walStatus === 'lost').map((r) => r.slot)
       const filling = rows.filter((r) => r.walStatus === 'unreserved' || (r.safe !== null && r.retained > r.safe)).map((r) => r.slot)
       const slots = Object.fromEntries(rows.map((r) => [r.slot, { active: r.active, walStatus: r.walStatus, retainedWalBytes: r.retained, safeWalBytes: r.safe }]))

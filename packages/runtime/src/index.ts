@@ -5,6 +5,6 @@ export { createRedis, defineScript, redisMemory, registerRedisMetrics, type Redi
 export { initTracing, shutdownTracing, startSpan, withSpan, currentTraceId, currentTraceparent, contextFromHeaders, type OpenSpan } from './trace.ts'
 export { createHealth, databaseComponent, redisComponent, type Health, type Component, type ComponentResult } from './health.ts'
 export { onShutdown } from './shutdown.ts'
-export { registerTableMetrics } from './table-metrics.ts'
+export { registerTableMetrics, replicationSlotsOf, type SlotWal } from './table-metrics.ts'
 export { startPeriodic, type Periodic } from './periodic.ts'
 export { runService, startService, type RunningService, type ServiceOptions, type Worker, type Job } from './service.ts'

@@ -1,13 +1,34 @@
 // What a service's own database holds and keeps, read when Prometheus scrapes: each table's estimated live rows
 // (PostgreSQL's statistics, not count(*)) and bytes on disk with indexes and TOAST, and the WAL each replication
 // slot of the database retains against max_slot_wal_keep_size. What grows without a bound shows here first.
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type QueryExecutorProvider } from 'kysely'
 import type { Logger } from 'pino'
 import { scrapedGauges } from './scraped-gauges.ts'
 
+/** A replication slot of the current database against max_slot_wal_keep_size (`bound`; -1: none). */
+export interface SlotWal {
+  slot: string
+  active: boolean
+  walStatus: string | null
+  /** WAL kept from removal: current LSN − restart LSN (0 once lost). */
+  retained: number
+  /** WAL that may still be written before the slot is invalidated; null without a bound or once lost. */
+  safe: number | null
+  bound: string
+}
+
+/** The replication slots of the database `db` is connected to, by name. */
+export async function replicationSlotsOf(db: QueryExecutorProvider): Promise<SlotWal[]> {
+  const { rows } = await sql<SlotWal>`
+    SELECT slot_name AS slot, active, wal_status AS "walStatus", COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::float8 AS retained,
+           safe_wal_size::float8 AS safe, current_setting('max_slot_wal_keep_size') AS bound
+    FROM pg_replication_slots WHERE database = current_database() ORDER BY slot_name`.execute(db)
+  return rows
+}
+
 interface Reading {
   tables: { table: string; rows: number; bytes: number }[]
-  slots: { slot: string; retained: number; safe: number | null; lost: boolean }[]
+  slots: SlotWal[]
 }
 
 const gauges = scrapedGauges<Reading>([
@@ -33,7 +54,7 @@ const gauges = scrapedGauges<Reading>([
     name: 'trackops_replication_slot_safe_wal_bytes',
     help: 'WAL that can still be written before the slot passes max_slot_wal_keep_size and is invalidated (0 once lost; absent when the server sets no bound).',
     labelNames: ['slot'],
-    samples: (r) => r.slots.filter((s) => s.safe !== null || s.lost).map((s) => [{ slot: s.slot }, s.lost ? 0 : (s.safe ?? 0)]),
+    samples: (r) => r.slots.filter((s) => s.safe !== null || s.walStatus === 'lost').map((s) => [{ slot: s.slot }, s.safe ?? 0]),
   },
 ])
 
@@ -44,11 +65,8 @@ export function registerTableMetrics<DB>(db: Kysely<DB>, logger: Logger): void {
       sql<Reading['tables'][number]>`
         SELECT relname AS "table", GREATEST(n_live_tup, 0)::float8 AS rows, pg_total_relation_size(relid)::float8 AS bytes
         FROM pg_stat_user_tables WHERE schemaname = 'public'`.execute(db),
-      sql<Reading['slots'][number]>`
-        SELECT slot_name AS slot, COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::float8 AS retained,
-               safe_wal_size::float8 AS safe, wal_status = 'lost' AS lost
-        FROM pg_replication_slots WHERE database = current_database()`.execute(db),
+      replicationSlotsOf(db),
     ])
-    return { tables: tables.rows, slots: slots.rows }
+    return { tables: tables.rows, slots }
   }, logger)
 }
