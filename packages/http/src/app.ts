@@ -9,7 +9,8 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import client from 'prom-client'
 import type { Logger } from 'pino'
-import { AppError, problem, ProblemSchema } from './errors.ts'
+import { AppError, problem } from './errors.ts'
+import { swaggerOptions } from './openapi.ts'
 import { findNul, nonFiniteField, withNumberBounds } from './input-limits.ts'
 import { validationErrors } from './validation-errors.ts'
 import type { Principal, Role, Verifier } from './auth.ts'
@@ -46,6 +47,8 @@ export interface AppOptions {
   bodyLimit?: number
   /** OTLP/HTTP endpoint; without it trace context still propagates but nothing is recorded. */
   otlpEndpoint?: string
+  /** What each OpenAPI tag the service's routes use stands for. */
+  tags?: Record<string, string>
 }
 
 const CORRELATION = /^[\w.:-]{1,128}$/
@@ -60,6 +63,12 @@ const httpDuration =
   })
 
 let defaultMetricsStarted = false
+
+export interface RegisteredRoute { method: string; url: string; hidden: boolean }
+const registeredRoutes = new WeakMap<object, RegisteredRoute[]>()
+
+/** Every route an app registered (HEAD included; `hidden` ones are left out of its OpenAPI document). */
+export const routesOf = (app: object): readonly RegisteredRoute[] => registeredRoutes.get(app) ?? []
 
 export async function createApp(opts: AppOptions) {
   // Fail closed: an app wired without a verifier would serve every protected route to anyone.
@@ -142,23 +151,21 @@ export async function createApp(opts: AppOptions) {
   })
 
   // Every route's path and methods, so that a known path asked with another method is a 405, not a 404.
-  const routes: { method: string; pattern: RegExp }[] = []
+  const routes: (RegisteredRoute & { pattern: RegExp })[] = []
+  registeredRoutes.set(app, routes)
   app.addHook('onRoute', (route) => {
     const pattern = new RegExp(`^${route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:\w+/g, '[^/]+')}/?$`)
-    for (const m of ([] as string[]).concat(route.method)) routes.push({ method: m, pattern })
+    const hidden = (route.schema as { hide?: boolean } | undefined)?.hide === true
+    for (const m of ([] as string[]).concat(route.method)) routes.push({ method: m, url: route.url, hidden, pattern })
   })
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: opts.title, description: opts.description, version: opts.version ?? '0.1.0' },
-      components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-        schemas: { Problem: ProblemSchema },
-      },
-      security: [{ bearer: [] }],
-    },
-  })
+  await app.register(swagger, swaggerOptions({
+    title: opts.title,
+    description: opts.description,
+    version: opts.version ?? '0.1.0',
+    rateLimited: opts.rateLimit !== undefined,
+    ...(opts.tags ? { tags: opts.tags } : {}),
+  }))
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
 
   // The request's span is current for the whole request, so outbox rows written by the handler carry its trace.

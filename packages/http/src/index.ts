@@ -1,4 +1,4 @@
-export { createApp, canSee, registerCachesRoute, type App, type AppOptions } from './app.ts'
+export { createApp, canSee, registerCachesRoute, routesOf, type App, type AppOptions, type RegisteredRoute } from './app.ts'
 export { AppError, problem, statusOf, ProblemSchema, type Problem } from './errors.ts'
 export { httpSettings, DEV_JWT_SECRET } from './config.ts'
 export { createVerifier, signToken, roles, type Principal, type Role, type Verifier, type AuthSettings } from './auth.ts'
