@@ -1,4 +1,4 @@
-import { Type } from 'typebox'
+import { Type, type TUnsafe } from 'typebox'
 /** The one application error. `code` is stable and dotted (`order.not-found`); its last part decides the status. */
 export class AppError extends Error {
   readonly code: string
@@ -76,3 +76,11 @@ export const ProblemSchema = Type.Object({
   correlationId: Type.Optional(Type.String()),
   errors: Type.Optional(Type.Array(Type.Object({ field: Type.Optional(Type.String()), message: Type.Optional(Type.String()) }))),
 })
+
+/**
+ * A route's own error statuses (those its handler throws; the shared pipeline's are added to the document
+ * by openapi.ts), for its schema's `response`: `response: { 200: Item, ...problems(404, 409) }`.
+ */
+export function problems<S extends number>(...statuses: S[]): Record<S, TUnsafe<never>> {
+  return Object.fromEntries(statuses.map((s) => [s, ProblemSchema])) as unknown as Record<S, TUnsafe<never>>
+}

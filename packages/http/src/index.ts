@@ -1,5 +1,5 @@
 export { createApp, canSee, registerCachesRoute, routesOf, type App, type AppOptions, type RegisteredRoute } from './app.ts'
-export { AppError, problem, statusOf, ProblemSchema, type Problem } from './errors.ts'
+export { AppError, problem, problems, statusOf, ProblemSchema, type Problem } from './errors.ts'
 export { httpSettings, DEV_JWT_SECRET } from './config.ts'
 export { createVerifier, signToken, roles, type Principal, type Role, type Verifier, type AuthSettings } from './auth.ts'
 export { createRateLimiter, rateLimitSettings, type RateLimitSettings, type RouteClass } from './rate-limit.ts'

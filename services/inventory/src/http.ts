@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { Type } from 'typebox'
 import { sql } from 'kysely'
 import type { FastifyRequest } from 'fastify'
-import { type App, type AppBase, appBaseOf, AppError, createApp, problem, registerCachesRoute, staffOnly } from '@trackops/http'
+import { type App, type AppBase, appBaseOf, AppError, createApp, problem, problems, registerCachesRoute, staffOnly } from '@trackops/http'
 import { centsOfAmount } from '@trackops/contracts'
 import { availableItems, findItem, itemStats, listAdjustments, listItems, type Item, type ItemSort } from './item-store.ts'
 import { findReservation, listReservations, overdueReservations, reservationsOfOrder, reservationStats, type ReservationSort } from './reservation-store.ts'
@@ -89,6 +89,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     version: packageJson.version,
     title: 'TrackOps inventory',
     description: 'Stock, reservations (atomic, expiring, once per order) and adjustments.',
+    tags: {
+      items: 'Inventory items: stock, prices and the audit trail of stock adjustments.',
+      reservations: 'Stock held for orders: all or nothing, once per order, released when they expire.',
+      actuator: 'The original service\'s health endpoints.',
+    },
     ...appBaseOf(deps),
   })
   const staff = staffOnly
@@ -160,7 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   })
 
   app.get('/api/inventory/items/:productId', {
-    schema: { tags: ['items'], summary: 'One item by productId', params: ProductParams, response: { 200: ItemResponse } },
+    schema: { tags: ['items'], summary: 'One item by productId', params: ProductParams, response: { 200: ItemResponse, ...problems(404) } },
   }, async (req) => {
     const item = await readItem(req.params.productId)
     if (!item) throw notFound(req.params.productId)
@@ -169,7 +174,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   app.post('/api/inventory/items', {
     config: staff,
-    schema: { tags: ['items'], summary: 'Create an item', body: CreateItem, response: { 201: ItemResponse } },
+    schema: { tags: ['items'], summary: 'Create an item', body: CreateItem, response: { 201: ItemResponse, ...problems(409, 422) } },
   }, async (req, reply) => {
     const b = req.body
     const input = {
@@ -192,7 +197,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   app.put('/api/inventory/items/:productId', {
     config: staff,
-    schema: { tags: ['items'], summary: 'Change an item (partial)', params: ProductParams, body: UpdateItem, response: { 200: ItemResponse } },
+    schema: { tags: ['items'], summary: 'Change an item (partial)', params: ProductParams, body: UpdateItem, response: { 200: ItemResponse, ...problems(404, 409, 422) } },
   }, async (req) => {
     const { unitPrice, ...rest } = req.body
     if (rest.availableQuantity != null && !req.principal?.roles.includes('admin')) {
@@ -208,7 +213,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   app.delete('/api/inventory/items/:productId', {
     config: staff,
-    schema: { tags: ['items'], summary: 'Delete an item (refused while it has active reservations)', params: ProductParams },
+    schema: { tags: ['items'], summary: 'Delete an item (refused while it has active reservations)', params: ProductParams, response: { 204: Type.Unsafe<undefined>({ type: 'null', description: 'Deleted; no body.' }), ...problems(404, 409) } },
   }, async (req, reply) => {
     const outcome = await deleteItem(db, req.params.productId)
     if (!outcome.ok) failWith(outcome)
@@ -224,7 +229,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       summary: 'Stock received, written off or corrected (audited)',
       params: ProductParams,
       body: Adjust,
-      response: { 201: Type.Object({ ...AdjustmentResponse.properties, item: ItemResponse }) },
+      response: { 201: Type.Object({ ...AdjustmentResponse.properties, item: ItemResponse }), ...problems(404, 409, 422) },
     },
   }, async (req, reply) => {
     const b = req.body
@@ -306,7 +311,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   app.get('/api/inventory/reservations/:id', {
     config: staff,
-    schema: { tags: ['reservations'], summary: 'One reservation', params: Type.Object({ id: Uuid }), response: { 200: ReservationResponse } },
+    schema: { tags: ['reservations'], summary: 'One reservation', params: Type.Object({ id: Uuid }), response: { 200: ReservationResponse, ...problems(404) } },
   }, async (req) => {
     const r = await findReservation(db, req.params.id)
     if (!r) throw new AppError('inventory.reservation.not-found', `No reservation ${req.params.id}.`)

@@ -2,7 +2,7 @@
 // order-request.ts.
 import { Type } from 'typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { type App, type AppBase, appBaseOf, AppError, canSee, createApp, type Principal, registerCachesRoute, staffOnly } from '@trackops/http'
+import { type App, type AppBase, appBaseOf, AppError, canSee, createApp, type Principal, problems, registerCachesRoute, staffOnly } from '@trackops/http'
 import type { CacheRegistry } from '@trackops/cache'
 import type { MessageContext } from '@trackops/messaging'
 import type { ChangeCause, OrderStatus } from './order.ts'
@@ -73,6 +73,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     name: 'orders',
     title: 'TrackOps order service',
     description: 'Orders, their status machine and timeline, and the order saga. Money is in decimal units of the order currency.',
+    tags: {
+      orders: 'Orders: placing, reading, cancelling, status changes, timelines and live updates.',
+      sagas: 'The order saga of each order (inventory, then payment), and its repair by operators.',
+    },
     ...appBaseOf(deps),
   })
   const staff = staffOnly
@@ -104,7 +108,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         description: 'Creates a PENDING order and starts its saga. With Idempotency-Key, a retry of the same request returns the first order (header Idempotent-Replayed: true).',
         body: CreateOrderBody,
         headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,128}$', errorMessage: 'must be 1 to 128 printable characters without spaces' })) }),
-        response: { 201: OrderJson },
+        response: { 201: OrderJson, ...problems(409, 422) },
       },
     },
     async (req, reply) => {
@@ -151,7 +155,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   app.get(
     '/api/orders/customer/:customerId',
-    { schema: { tags, summary: "List a customer's orders", description: 'Customers may list only their own.', params: Type.Object({ customerId: Uuid }), querystring: PageQuery, response: { 200: PageJson } } },
+    { schema: { tags, summary: "List a customer's orders", description: 'Customers may list only their own.', params: Type.Object({ customerId: Uuid }), querystring: PageQuery, response: { 200: PageJson, ...problems(404) } } },
     async (req) => {
       const customerId = req.params.customerId.toLowerCase()
       if (!canSee(req.principal, customerId)) throw new AppError('customer.not-found', `Customer ${customerId} was not found.`)
@@ -162,19 +166,19 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   app.get(
     '/api/orders/:id',
-    { schema: { tags, summary: 'Get an order with its items', params: IdParams, response: { 200: OrderJson } } },
+    { schema: { tags, summary: 'Get an order with its items', params: IdParams, response: { 200: OrderJson, ...problems(404) } } },
     async (req, reply) => sendOrder(reply, await visibleOrder(req, req.params.id)),
   )
 
   app.get(
     '/api/orders/:id/items',
-    { schema: { tags, summary: "An order's items", params: IdParams, response: { 200: OrderJson.properties.items } } },
+    { schema: { tags, summary: "An order's items", params: IdParams, response: { 200: OrderJson.properties.items, ...problems(404) } } },
     async (req) => orderJson(await visibleOrder(req, req.params.id)).items,
   )
 
   app.get(
     '/api/orders/:id/history',
-    { schema: { tags, summary: "An order's timeline", description: 'Every status change with its time, cause (customer, operator, saga, timeout, system), reason, actor and correlation id.', params: IdParams, response: { 200: HistoryJson } } },
+    { schema: { tags, summary: "An order's timeline", description: 'Every status change with its time, cause (customer, operator, saga, timeout, system), reason, actor and correlation id.', params: IdParams, response: { 200: HistoryJson, ...problems(404) } } },
     async (req) => {
       const order = await visibleOrder(req, req.params.id)
       return historyJson(order.id, await listHistory(db, order.id))
@@ -202,7 +206,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         description: '200 with the cancelled order when it was cancelled at once (or already was); 202 while the saga releases stock and refunds the payment first; 409 for a delivered order.',
         params: IdParams,
         querystring: Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })) }),
-        response: { 200: OrderJson, 202: CancelJson },
+        response: { 200: OrderJson, 202: CancelJson, ...problems(404, 409) },
       },
     },
     async (req, reply) => cancel(req, reply, req.params.id, req.query.reason),
@@ -229,7 +233,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         params: IdParams,
         headers: IfMatch,
         body: Type.Object({ newStatus: Status, reason: Type.Optional(Type.String({ maxLength: 500, errorMessage: 'must be text of at most 500 characters' })) }, { additionalProperties: false }),
-        response: { 200: OrderJson, 202: CancelJson },
+        response: { 200: OrderJson, 202: CancelJson, ...problems(404, 409) },
       },
     },
     async (req, reply) => {
@@ -243,7 +247,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   for (const [action, to] of Object.entries(shortcuts)) {
     app.post(
       `/api/orders/:id/${action}`,
-      { config: { ...staff, validation }, schema: { tags, summary: `Move an order to ${to} (operators)`, params: IdParams, headers: IfMatch, response: { 200: OrderJson } } },
+      { config: { ...staff, validation }, schema: { tags, summary: `Move an order to ${to} (operators)`, params: IdParams, headers: IfMatch, response: { 200: OrderJson, ...problems(404, 409) } } },
       async (req, reply) => transition(req, reply, req.params.id, to, req.headers['if-match']),
     )
   }

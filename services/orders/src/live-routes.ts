@@ -2,7 +2,7 @@
 // (staff: every order), Server-Sent Events from the fan-out createLiveOrders (live-orders.ts) keeps.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { canSee, type App } from '@trackops/http'
+import { canSee, problems, type App } from '@trackops/http'
 import { createClientQueue, formatSse, streamToClient, type ClientItem, type ClientQueue, type FanoutMessage } from '@trackops/live'
 import type { Order } from './order.ts'
 import { getOrder, type Db } from './order-store.ts'
@@ -79,7 +79,10 @@ export function registerLiveRoutes(app: App, deps: { db: Db; live: LiveOrders; m
   }
 
   const tags = ['orders']
-  const sseResponse = { 200: Type.String({ description: 'text/event-stream' }) }
+  // The reply is hijacked and written by stream(): this schema only documents it.
+  const sseResponse = {
+    200: { description: 'Server-Sent Events: `event:`, `id:` and `data:` lines, each data a JSON object.', content: { 'text/event-stream': { schema: Type.String() } } },
+  }
 
   app.get(
     '/api/orders/:id/events',
@@ -91,7 +94,7 @@ export function registerLiveRoutes(app: App, deps: { db: Db; live: LiveOrders; m
           'First the current status (`event: snapshot`, read from the database), then every status change as it commits (`event: status`, with `id:`). ' +
           'Reconnect with Last-Event-ID to receive what was missed; when that is no longer possible a fresh snapshot is sent. A comment line every 15 s keeps the connection open. Customers may follow only their own orders (404 otherwise).',
         params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
-        response: sseResponse,
+        response: { ...sseResponse, ...problems(404) },
       },
     },
     async (req, reply) => {

@@ -1,7 +1,7 @@
 // Payment API: read-only views of payments and their refunds. Operators and admins see every payment;
 // a customer sees only a payment whose customer is them (any other id answers 404, so ids cannot be probed).
 import { Type, type Static } from 'typebox'
-import { type AppBase, appBaseOf, AppError, canSee, createApp, ProblemSchema } from '@trackops/http'
+import { type AppBase, appBaseOf, AppError, canSee, createApp, problems } from '@trackops/http'
 import type { Db } from './payment-store.ts'
 import { findPayment, listPayments, type PaymentView } from './payment-views.ts'
 import packageJson from '../package.json' with { type: 'json' }
@@ -11,7 +11,6 @@ export interface PaymentsAppDeps extends AppBase {
   db: Db
 }
 
-const Problem = ProblemSchema as unknown as ReturnType<typeof Type.Unsafe>
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
 const Status = Type.Enum(['PENDING', 'CHARGED', 'FAILED', 'REFUNDED', 'REFUND_NOT_NEEDED'])
 
@@ -100,10 +99,10 @@ export async function buildApp(deps: PaymentsAppDeps) {
     name: 'payments',
     version: packageJson.version,
     title: 'TrackOps payments',
+    tags: { payments: 'Payments and refunds of orders, as the saga made them.' },
     description: 'The payment step of the order saga behind a gateway interface (PAYMENTS_GATEWAY; the sandbox is the only one today). Payments are created by PROCESS_PAYMENT commands; this API reads them.',
     ...appBaseOf(deps),
   })
-  const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem }
   const notFound = (what: string) => new AppError('payment.not-found', `No payment ${what}.`)
 
   app.get('/api/payments/:id', {
@@ -111,7 +110,7 @@ export async function buildApp(deps: PaymentsAppDeps) {
       tags: ['payments'],
       summary: 'A payment by id (customers: only their own)',
       params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
-      response: { 200: PaymentResponse, ...errors },
+      response: { 200: PaymentResponse, ...problems(404) },
     },
   }, async (req) => {
     const payment = await findPayment(deps.db, { id: req.params.id })
@@ -124,7 +123,7 @@ export async function buildApp(deps: PaymentsAppDeps) {
       tags: ['payments'],
       summary: "An order's payment (customers: only their own)",
       params: Type.Object({ orderId: Type.String({ format: 'uuid' }) }),
-      response: { 200: PaymentResponse, ...errors },
+      response: { 200: PaymentResponse, ...problems(404) },
     },
   }, async (req) => {
     const payment = await findPayment(deps.db, { orderId: req.params.orderId })
@@ -142,7 +141,7 @@ export async function buildApp(deps: PaymentsAppDeps) {
         page: Type.Integer({ minimum: 0, maximum: 100_000, default: 0 }),
         size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
       }),
-      response: { 200: Page, ...errors },
+      response: { 200: Page },
     },
   }, async (req) => {
     const { status, page, size } = req.query

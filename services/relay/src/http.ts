@@ -5,7 +5,7 @@ import { Type } from 'typebox'
 import type { Logger } from 'pino'
 import { buildAsyncApi, isMessageType } from '@trackops/contracts'
 import type { KafkaProducer } from '@trackops/messaging'
-import { type AppBase, appBaseOf, AppError, createApp, ProblemSchema } from '@trackops/http'
+import { type AppBase, appBaseOf, AppError, createApp, problems } from '@trackops/http'
 import { renderAsyncApiPage } from './asyncapi-page.ts'
 import { dlqStats, dlqStatuses, findDeadLetter, listDeadLetters, requestReplays, resolveDeadLetter } from './dlq-store.ts'
 import { findEvent, listOfAggregate, listOfType, listUnpublished, publishAll, publishUntil } from './events-store.ts'
@@ -28,8 +28,6 @@ export interface RelayAppDeps extends AppBase {
   batchSize?: number
 }
 
-const Problem = ProblemSchema as unknown as ReturnType<typeof Type.Unsafe>
-const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 503: Problem }
 const readers = ['operator', 'admin'] as ('operator' | 'admin')[]
 const admins = ['admin'] as 'admin'[]
 const MAX_WINDOW = 10_000
@@ -154,6 +152,11 @@ export async function buildApp(deps: RelayAppDeps) {
     name: 'relay',
     version: packageJson.version,
     title: 'TrackOps event relay',
+    tags: {
+      asyncapi: 'The AsyncAPI document of every topic and message.',
+      events: 'Outbox rows of every service database, and publishing them (outbox strategy).',
+      dlq: 'Dead letters and the records parked behind them: reading, replaying, discarding.',
+    },
     description: 'Outbox publishing (outbox strategy), outbox and dead-letter operations over every service database, DLQ replay, and the AsyncAPI document of all events.',
     ...appBaseOf(deps),
   })
@@ -186,13 +189,13 @@ export async function buildApp(deps: RelayAppDeps) {
       summary: 'Publishing progress per source database, for the strategy in force',
       description: 'Under debezium: each outbox connector\'s state, its replication slot\'s confirmed position against the current WAL (lag in bytes) ' +
         'and the rows retained for pruning. Under outbox: the backlog of unpublished rows. `strategy` says which, `explanation` what the numbers mean.',
-      response: { 200: StatsJson, 401: Problem, 403: Problem },
+      response: { 200: StatsJson },
     },
   }, async () => publishingReport({ sources, strategy, connectUrl, retentionSeconds, ...(deps.fetch ? { fetch: deps.fetch } : {}) }))
 
   app.get('/api/events/unprocessed', {
     config: { auth: readers },
-    schema: { tags: ['events'], summary: 'Unpublished outbox rows, oldest first (outbox strategy; under debezium every retained row, since nothing marks them)', querystring: Type.Object({ ...Paging, source: Type.Optional(SourceName) }), response: { 200: pageOf(Event), ...errors } },
+    schema: { tags: ['events'], summary: 'Unpublished outbox rows, oldest first (outbox strategy; under debezium every retained row, since nothing marks them)', querystring: Type.Object({ ...Paging, source: Type.Optional(SourceName) }), response: { 200: pageOf(Event) } },
   }, async (req) => {
     const { page, size, source } = req.query
     window(page, size)
@@ -204,7 +207,7 @@ export async function buildApp(deps: RelayAppDeps) {
     config: { auth: readers },
     schema: {
       tags: ['events'], summary: `Retained outbox rows of one aggregate, in write order (at most ${AGGREGATE_LIMIT})`,
-      params: Type.Object({ aggregateId: Type.String({ minLength: 1, maxLength: 200 }) }), response: { 200: Type.Array(Event), ...errors },
+      params: Type.Object({ aggregateId: Type.String({ minLength: 1, maxLength: 200 }) }), response: { 200: Type.Array(Event) },
     },
   }, async (req) => listOfAggregate(sources, req.params.aggregateId, AGGREGATE_LIMIT))
 
@@ -213,7 +216,7 @@ export async function buildApp(deps: RelayAppDeps) {
     schema: {
       tags: ['events'], summary: 'Retained outbox rows of one message type, oldest first',
       params: Type.Object({ eventType: Type.String({ minLength: 1, maxLength: 100 }) }),
-      querystring: Type.Object({ ...Paging, source: Type.Optional(SourceName) }), response: { 200: pageOf(Event), ...errors },
+      querystring: Type.Object({ ...Paging, source: Type.Optional(SourceName) }), response: { 200: pageOf(Event) },
     },
   }, async (req) => {
     const { eventType } = req.params
@@ -228,7 +231,7 @@ export async function buildApp(deps: RelayAppDeps) {
 
   app.get('/api/events/:id', {
     config: { auth: readers },
-    schema: { tags: ['events'], summary: 'One outbox row by event id', params: Type.Object({ id: Uuid }), response: { 200: Event, ...errors } },
+    schema: { tags: ['events'], summary: 'One outbox row by event id', params: Type.Object({ id: Uuid }), response: { 200: Event, ...problems(404) } },
   }, async (req) => {
     const hit = await findEvent(sources, req.params.id)
     if (!hit) throw new AppError('events.not-found', `No outbox row with id ${req.params.id} (rows are pruned after the retention period).`)
@@ -237,7 +240,7 @@ export async function buildApp(deps: RelayAppDeps) {
 
   app.post('/api/events/:id/process', {
     config: { auth: readers },
-    schema: { tags: ['events'], summary: 'Publish this row now (outbox strategy): runs publishing passes on its source until it is out', params: Type.Object({ id: Uuid }), response: { 404: Problem, 409: Problem, 503: Problem } },
+    schema: { tags: ['events'], summary: 'Publish this row now (outbox strategy): runs publishing passes on its source until it is out', params: Type.Object({ id: Uuid }), response: problems(404, 409) },
   }, async (req) => {
     const hit = await findEvent(sources, req.params.id)
     if (!hit) throw new AppError('events.not-found', `No outbox row with id ${req.params.id}.`)
@@ -263,7 +266,7 @@ export async function buildApp(deps: RelayAppDeps) {
     schema: {
       tags: ['events'], summary: 'One publishing pass over every source (outbox strategy)',
       querystring: Type.Object({ batchSize: Type.Integer({ minimum: 1, maximum: 5_000, default: batchSize }) }),
-      response: { 401: Problem, 403: Problem, 409: Problem },
+      response: problems(409),
     },
   }, async (req) => {
     const producer = publisher()
@@ -286,7 +289,7 @@ export async function buildApp(deps: RelayAppDeps) {
     schema: {
       tags: ['dlq'], summary: 'Dead letters of every service database, newest first',
       querystring: Type.Object({ ...Filter, status: Type.Optional(Type.Enum([...dlqStatuses])), ...Paging }),
-      response: { 200: pageOf(Letter), ...errors },
+      response: { 200: pageOf(Letter) },
     },
   }, async (req) => {
     const { page, size, source, topic, group, key, status } = req.query
@@ -297,7 +300,7 @@ export async function buildApp(deps: RelayAppDeps) {
 
   app.get('/api/dlq/stats', {
     config: { auth: readers },
-    schema: { tags: ['dlq'], summary: 'Dead letters and parked records per source, consumer group and topic', response: { 401: Problem, 403: Problem } },
+    schema: { tags: ['dlq'], summary: 'Dead letters and parked records per source, consumer group and topic' },
   }, async () => {
     const stats = await dlqStats(sources)
     return {
@@ -309,7 +312,7 @@ export async function buildApp(deps: RelayAppDeps) {
 
   app.get('/api/dlq/:id', {
     config: { auth: readers },
-    schema: { tags: ['dlq'], summary: 'One dead letter with its record, headers and the records parked behind its key', params: Type.Object({ id: Uuid }), response: { 200: LetterDetail, ...errors } },
+    schema: { tags: ['dlq'], summary: 'One dead letter with its record, headers and the records parked behind its key', params: Type.Object({ id: Uuid }), response: { 200: LetterDetail, ...problems(404) } },
   }, async (req) => {
     const letter = await findDeadLetter(sources, req.params.id)
     if (!letter) throw new AppError('dlq.not-found', `No dead letter with id ${req.params.id}.`)
@@ -330,12 +333,12 @@ export async function buildApp(deps: RelayAppDeps) {
 
   app.post('/api/dlq/:id/replay', {
     config: { auth: admins },
-    schema: { tags: ['dlq'], summary: "Request a replay: DEAD → REPLAY_REQUESTED; the owning service's consumer re-applies it within about a second", params: Type.Object({ id: Uuid }), response: { 200: Letter, ...errors } },
+    schema: { tags: ['dlq'], summary: "Request a replay: DEAD → REPLAY_REQUESTED; the owning service's consumer re-applies it within about a second", params: Type.Object({ id: Uuid }), response: { 200: Letter, ...problems(404, 409) } },
   }, resolve('REPLAY_REQUESTED'))
 
   app.post('/api/dlq/:id/discard', {
     config: { auth: admins },
-    schema: { tags: ['dlq'], summary: 'Discard: DEAD → DISCARDED; the records parked behind its key then drain in order', params: Type.Object({ id: Uuid }), response: { 200: Letter, ...errors } },
+    schema: { tags: ['dlq'], summary: 'Discard: DEAD → DISCARDED; the records parked behind its key then drain in order', params: Type.Object({ id: Uuid }), response: { 200: Letter, ...problems(404, 409) } },
   }, resolve('DISCARDED'))
 
   app.post('/api/dlq/replay', {
@@ -343,7 +346,6 @@ export async function buildApp(deps: RelayAppDeps) {
     schema: {
       tags: ['dlq'], summary: 'Request a replay of every DEAD letter matching the filter (topic, group and/or key required)',
       body: Type.Object(Filter, { additionalProperties: false }),
-      response: { ...errors },
     },
   }, async (req) => {
     const { source, topic, group, key } = req.body

@@ -1,7 +1,7 @@
 // Saga operations API: operators read sagas; admins resume a failed compensation or force one.
 import { Type, type TSchema } from 'typebox'
 import type { FastifyRequest } from 'fastify'
-import type { App } from '@trackops/http'
+import { problems, type App } from '@trackops/http'
 import { amountOfCents } from '@trackops/contracts'
 import { sagaStatuses, type Saga, type SagaEvent, type SagaStatus } from './saga.ts'
 import { sagaNotFound, type OrderSaga } from './create-saga.ts'
@@ -103,7 +103,7 @@ export function registerSagaRoutes(
 
   app.get(
     '/api/sagas/:sagaId',
-    { config: read, schema: { tags, summary: 'A saga with its steps', params: Type.Object({ sagaId: Uuid }), response: { 200: SagaJson } } },
+    { config: read, schema: { tags, summary: 'A saga with its steps', params: Type.Object({ sagaId: Uuid }), response: { 200: SagaJson, ...problems(404) } } },
     async (req) => {
       const saga = await deps.saga.find({ id: req.params.sagaId })
       if (!saga) throw sagaNotFound(`with id ${req.params.sagaId}`)
@@ -113,7 +113,7 @@ export function registerSagaRoutes(
 
   app.get(
     '/api/sagas/order/:orderId',
-    { config: read, schema: { tags, summary: "An order's saga with its steps", params: Type.Object({ orderId: Uuid }), response: { 200: SagaJson } } },
+    { config: read, schema: { tags, summary: "An order's saga with its steps", params: Type.Object({ orderId: Uuid }), response: { 200: SagaJson, ...problems(404) } } },
     async (req) => {
       const saga = await deps.saga.find({ orderId: req.params.orderId })
       if (!saga) throw sagaNotFound(`for order ${req.params.orderId}`)
@@ -161,7 +161,7 @@ export function registerSagaRoutes(
         summary: 'Resume a failed compensation (admins)',
         description: 'For a COMPENSATION_FAILED saga: re-sends the pending compensation command and restarts its attempts. 409 in any other state.',
         params: Type.Object({ sagaId: Uuid }),
-        response: { 202: SagaJson },
+        response: { 202: SagaJson, ...problems(404, 409) },
       },
     },
     async (req, reply) => reply.code(202).send(await operate(req, req.params.sagaId, { kind: 'retry' })),
@@ -177,7 +177,7 @@ export function registerSagaRoutes(
         description: 'For a RUNNING saga: gives up the step in flight, refunds and releases whatever may be held, then cancels the order. 409 in any other state (cancel a confirmed order with DELETE /api/orders/{id}).',
         params: Type.Object({ sagaId: Uuid }),
         body: Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })) }, { additionalProperties: false }),
-        response: { 202: SagaJson },
+        response: { 202: SagaJson, ...problems(404, 409) },
       },
       // The body is optional: an empty POST means "use the default reason".
       preValidation: async (req) => {
