@@ -5,6 +5,7 @@
 // Statuses only a route's handler knows (404, 409, 422...) are declared in its schema's `response`.
 import type { RouteOptions } from 'fastify'
 import type { SwaggerOptions } from '@fastify/swagger'
+import type { TSchema } from 'typebox'
 import { ProblemSchema } from './errors.ts'
 
 export interface DocumentOptions {
@@ -34,6 +35,16 @@ const responseNames: Record<number, [name: string, description: string]> = {
 
 const problemContent = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } }
 const retryAfter = { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } } }
+const rateLimit = {
+  'X-RateLimit-Limit': { description: 'Requests allowed per window for this class of request.', schema: { type: 'integer' } },
+  'X-RateLimit-Remaining': { description: 'Requests left in this window.', schema: { type: 'integer' } },
+  'X-RateLimit-Reset': { description: 'When the window ends, in seconds since the epoch.', schema: { type: 'integer' } },
+}
+
+/** A response schema that also documents the headers the handler sets (`{ location: 'The new order' }`); only OpenAPI reads them. */
+export function withHeaders<T extends TSchema>(schema: T, headers: Record<string, string>): T {
+  return { ...schema, headers: Object.fromEntries(Object.entries(headers).map(([name, description]) => [name, { type: 'string', description }])) }
+}
 
 /** `GET /api/orders/:id/items` → `getOrdersByIdItems`: stable, and unique because method and path are. */
 export function operationIdOf(method: string, url: string): string {
@@ -145,7 +156,7 @@ function finishDocument(doc: Document, tagDescriptions: Record<string, string>):
   const responses: Record<string, unknown> = {}
   for (const status of [...used].sort((a, b) => a - b)) {
     const [name, description] = responseNames[status]!
-    responses[name] = { description, content: problemContent, ...(status === 429 || status === 503 ? { headers: retryAfter } : {}) }
+    responses[name] = { description, content: problemContent, ...(status === 429 ? { headers: { ...retryAfter, ...rateLimit } } : status === 503 ? { headers: retryAfter } : {}) }
   }
   return {
     ...(withoutErrorMessages(doc) as Document),

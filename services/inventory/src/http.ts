@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { Type } from 'typebox'
 import { sql } from 'kysely'
 import type { FastifyRequest } from 'fastify'
-import { type App, type AppBase, appBaseOf, AppError, createApp, problem, problems, registerCachesRoute, staffOnly } from '@trackops/http'
+import { type App, type AppBase, appBaseOf, AppError, createApp, problem, problems, registerCachesRoute, staffOnly, withHeaders } from '@trackops/http'
 import { centsOfAmount } from '@trackops/contracts'
 import { availableItems, findItem, itemStats, listAdjustments, listItems, type Item, type ItemSort } from './item-store.ts'
 import { findReservation, listReservations, overdueReservations, reservationsOfOrder, reservationStats, type ReservationSort } from './reservation-store.ts'
@@ -174,7 +174,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   app.post('/api/inventory/items', {
     config: staff,
-    schema: { tags: ['items'], summary: 'Create an item', body: CreateItem, response: { 201: ItemResponse, ...problems(409, 422) } },
+    schema: { tags: ['items'], summary: 'Create an item', body: CreateItem, response: { 201: withHeaders(ItemResponse, { Location: 'The new item.' }), ...problems(409, 422) } },
   }, async (req, reply) => {
     const b = req.body
     const input = {

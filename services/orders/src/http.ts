@@ -2,7 +2,7 @@
 // order-request.ts.
 import { Type } from 'typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { type App, type AppBase, appBaseOf, AppError, canSee, createApp, type Principal, problems, registerCachesRoute, staffOnly } from '@trackops/http'
+import { type App, type AppBase, appBaseOf, AppError, canSee, createApp, type Principal, problems, registerCachesRoute, staffOnly, withHeaders } from '@trackops/http'
 import type { CacheRegistry } from '@trackops/cache'
 import type { MessageContext } from '@trackops/messaging'
 import type { ChangeCause, OrderStatus } from './order.ts'
@@ -62,6 +62,11 @@ function parseIfMatch(value: string | undefined): number | undefined {
 /** How the routes that change an order answer a request their schema refuses (as their own checks do). */
 const validation = { code: 'order.validation', message: 'The request is invalid; see errors for each field.' }
 
+const etag = { ETag: 'The order\'s version, for If-Match.' }
+const VersionedOrder = withHeaders(OrderJson, etag)
+const VersionedCancel = withHeaders(CancelJson, etag)
+const PlacedOrder = withHeaders(OrderJson, { ...etag, Location: 'The new order.', 'Idempotent-Replayed': '`true` when this answers a repeated Idempotency-Key.' })
+
 function sendOrder(reply: FastifyReply, order: CachedOrder, code = 200) {
   return reply.code(code).header('etag', `"${order.version}"`).send(orderJson(order))
 }
@@ -108,7 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         description: 'Creates a PENDING order and starts its saga. With Idempotency-Key, a retry of the same request returns the first order (header Idempotent-Replayed: true).',
         body: CreateOrderBody,
         headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,128}$', errorMessage: 'must be 1 to 128 printable characters without spaces' })) }),
-        response: { 201: OrderJson, ...problems(409, 422) },
+        response: { 201: PlacedOrder, ...problems(409, 422) },
       },
     },
     async (req, reply) => {
@@ -166,7 +171,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   app.get(
     '/api/orders/:id',
-    { schema: { tags, summary: 'Get an order with its items', params: IdParams, response: { 200: OrderJson, ...problems(404) } } },
+    { schema: { tags, summary: 'Get an order with its items', params: IdParams, response: { 200: VersionedOrder, ...problems(404) } } },
     async (req, reply) => sendOrder(reply, await visibleOrder(req, req.params.id)),
   )
 
@@ -206,7 +211,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         description: '200 with the cancelled order when it was cancelled at once (or already was); 202 while the saga releases stock and refunds the payment first; 409 for a delivered order.',
         params: IdParams,
         querystring: Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })) }),
-        response: { 200: OrderJson, 202: CancelJson, ...problems(404, 409) },
+        response: { 200: VersionedOrder, 202: VersionedCancel, ...problems(404, 409) },
       },
     },
     async (req, reply) => cancel(req, reply, req.params.id, req.query.reason),
@@ -233,7 +238,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         params: IdParams,
         headers: IfMatch,
         body: Type.Object({ newStatus: Status, reason: Type.Optional(Type.String({ maxLength: 500, errorMessage: 'must be text of at most 500 characters' })) }, { additionalProperties: false }),
-        response: { 200: OrderJson, 202: CancelJson, ...problems(404, 409) },
+        response: { 200: VersionedOrder, 202: VersionedCancel, ...problems(404, 409) },
       },
     },
     async (req, reply) => {
@@ -247,7 +252,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   for (const [action, to] of Object.entries(shortcuts)) {
     app.post(
       `/api/orders/:id/${action}`,
-      { config: { ...staff, validation }, schema: { tags, summary: `Move an order to ${to} (operators)`, params: IdParams, headers: IfMatch, response: { 200: OrderJson, ...problems(404, 409) } } },
+      { config: { ...staff, validation }, schema: { tags, summary: `Move an order to ${to} (operators)`, params: IdParams, headers: IfMatch, response: { 200: VersionedOrder, ...problems(404, 409) } } },
       async (req, reply) => transition(req, reply, req.params.id, to, req.headers['if-match']),
     )
   }
