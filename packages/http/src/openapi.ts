@@ -41,24 +41,24 @@ const rateLimit = {
   'X-RateLimit-Reset': { description: 'When the window ends, in seconds since the epoch.', schema: { type: 'integer' } },
 }
 
-/** A response schema that also documents the headers the handler sets (`{ location: 'The new order' }`); only OpenAPI reads them. */
+/** A response schema that also documents the headers the handler sets (`{ Location: 'The new order.' }`); only OpenAPI reads them. */
 export function withHeaders<T extends TSchema>(schema: T, headers: Record<string, string>): T {
   return { ...schema, headers: Object.fromEntries(Object.entries(headers).map(([name, description]) => [name, { type: 'string', description }])) }
 }
 
 /** `GET /api/orders/:id/items` → `getOrdersByIdItems`: stable, and unique because method and path are. */
-export function operationIdOf(method: string, url: string): string {
+function operationIdOf(method: string, url: string): string {
   const words = url.split('/').filter((s) => s && s !== 'api').map((s) => (s.startsWith(':') ? `by-${s.slice(1)}` : s))
-  const camel = [method.toLowerCase(), ...words].join('-').replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())
-  return camel
+  return [method.toLowerCase(), ...words].join('-').replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())
 }
 
 /** The error statuses the shared request pipeline (createApp's hooks and error handler) answers on this route. */
-export function pipelineStatuses(route: Pick<RouteOptions, 'method' | 'url' | 'schema' | 'config'>, rateLimited: boolean): number[] {
+function pipelineStatuses(route: Pick<RouteOptions, 'method' | 'url' | 'schema' | 'config'>, rateLimited: boolean): number[] {
   const schema = (route.schema ?? {}) as Record<string, unknown>
   const config = (route.config ?? {}) as { auth?: unknown; rateClass?: string }
   const statuses: number[] = []
   if (['body', 'querystring', 'params', 'headers'].some((part) => schema[part] !== undefined)) statuses.push(400)
+  // A protected route reaches a dependency (database, Kafka, Kafka Connect): its infrastructure error answers 503.
   if (config.auth !== 'public') statuses.push(401, 403, 503)
   if (schema.body !== undefined) statuses.push(413, 415)
   if (rateLimited && config.rateClass !== 'exempt') statuses.push(429)
@@ -75,7 +75,7 @@ export function swaggerOptions(opts: DocumentOptions): SwaggerOptions {
         title: opts.title,
         description: opts.description,
         version: opts.version,
-        license: { name: 'Proprietary' },
+        license: { name: 'Proprietary' }, // a private package: no licence is granted (package.json names none)
       },
       servers: [{ url: '/', description: 'This service, at the address this document is served from.' }],
       components: {
@@ -100,6 +100,7 @@ export function swaggerOptions(opts: DocumentOptions): SwaggerOptions {
           operationId: (schema as { operationId?: string }).operationId ?? operationIdOf(method, url),
           ...(schema.querystring ? { querystring: withDefaultsOptional(schema.querystring) } : {}),
           response: Object.keys(response).length ? response : undefined,
+          // Carried on the operation to finishDocument, which turns them into references and removes it.
           'x-problems': [...problems].sort((a, b) => a - b),
         } as typeof schema,
         url,
