@@ -100,6 +100,21 @@ async function discover(): Promise<Map<string, number[]>> {
   return found
 }
 
+/** Resident memory of each of the stack's processes now, in MiB: VmRSS, or PSS summed over a server's processes. */
+export async function processMemoryMiB(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for (const [name, pids] of await discover()) {
+    if (pids.includes(process.pid)) continue
+    let kib = 0
+    for (const pid of pids) {
+      const st = await readStat(pid, true)
+      if (st) kib += pids.length > 1 ? ((await readPssKiB(pid)) ?? st.rssKiB) : st.rssKiB
+    }
+    out[name] = Math.round(kib / 1024)
+  }
+  return out
+}
+
 async function machineTicks(): Promise<{ busy: number; iowait: number; total: number; irq: number; steal: number; processes: number }> {
   const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? ''
   const v = line.trim().split(/\s+/).slice(1).map(Number)

@@ -19,6 +19,8 @@ export interface ChartSpec {
   xScale: (x: number) => number
   xTicks: { value: number; label: string }[]
   yLog?: boolean
+  /** How a y value is written on the axis; default: a latency (ms, s). */
+  yFormat?: (v: number) => string
   refLines?: { y: number; label: string }[]
 }
 
@@ -68,7 +70,7 @@ export function lineChart(spec: ChartSpec): string {
   out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(spec.title)}</text>`)
   for (const t of niceTicks(yMin, yMax, spec.yLog === true)) {
     out.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${sy(t)}" y2="${sy(t)}" stroke="#e5e5e5"/>`)
-    out.push(`<text x="${m.l - 6}" y="${sy(t) + 4}" text-anchor="end" fill="#444">${esc(label(t))}</text>`)
+    out.push(`<text x="${m.l - 6}" y="${sy(t) + 4}" text-anchor="end" fill="#444">${esc((spec.yFormat ?? label)(t))}</text>`)
   }
   for (const t of spec.xTicks) {
     out.push(`<line x1="${sx(t.value)}" x2="${sx(t.value)}" y1="${m.t}" y2="${m.t + ph}" stroke="#eeeeee"/>`)
