@@ -1,10 +1,11 @@
 // Health tells the truth: each component goes DOWN when its dependency stops and UP again when it returns,
 // and the services carry on by themselves afterwards (consumers resubscribe, the cache reconnects).
 import { afterAll, describe, expect, it } from 'vitest'
-import { api, createProduct, eventually, placeOrder, stackUp, startRedis, stopJvm, stopRedis, waitForStatus } from '../support/stack.ts'
+import { api, createProduct, eventually, operator, placeOrder, stackUp, startRedis, stopJvm, stopRedis, waitForStatus } from '../support/stack.ts'
 
 type Health = { status: string; components: Record<string, { status: string; details?: Record<string, unknown> }> }
-const health = async (service: 'orders' | 'inventory' | 'payments' | 'relay') => (await api<Health>(service, 'GET', '/actuator/health')).body
+// As an operator: anyone else sees each component's status but not its details.
+const health = async (service: 'orders' | 'inventory' | 'payments' | 'relay') => (await api<Health>(service, 'GET', '/actuator/health', { token: await operator() })).body
 const componentIs = (service: 'orders' | 'inventory' | 'payments' | 'relay', component: string, status: string) =>
   eventually(async () => (await health(service)).components[component]?.status === status, 60_000, `${service}.${component} to be ${status}`)
 

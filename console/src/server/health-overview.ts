@@ -1,5 +1,6 @@
 // GET /api/ops/health: every service's own health report, Kafka, Kafka Connect and its connectors, and the
-// console's own health, each asked on its own so that one backend down shows as that backend DOWN.
+// console's own health, each asked on its own so that one backend down shows as that backend DOWN. A service shows
+// its components' details only to an operator or admin, so the caller's token goes with each request.
 import type { Health } from '@trackops/runtime'
 import type { KafkaAdmin } from '@trackops/messaging'
 import { errorText, fetchWithin, readBody, withTimeout, type Service } from './backends.ts'
@@ -15,11 +16,11 @@ interface ServiceHealth {
   ms: number
 }
 
-async function serviceHealth(s: Service): Promise<ServiceHealth> {
+async function serviceHealth(s: Service, headers: Record<string, string>): Promise<ServiceHealth> {
   const started = performance.now()
   const ms = () => Math.round(performance.now() - started)
   try {
-    const res = await fetchWithin(`${s.url}/actuator/health`)
+    const res = await fetchWithin(`${s.url}/actuator/health`, { headers })
     const body = (await readBody(res)) as { status?: string; components?: Record<string, unknown> } | string
     if (typeof body !== 'object' || !body.status) {
       return { name: s.name, url: s.url, status: 'DOWN', httpStatus: res.status, error: `unexpected answer (HTTP ${res.status})`, ms: ms() }
@@ -30,9 +31,9 @@ async function serviceHealth(s: Service): Promise<ServiceHealth> {
   }
 }
 
-export async function healthOverview(deps: { services: Service[]; admin: KafkaAdmin; connectUrl: string; health: Health }) {
+export async function healthOverview(deps: { services: Service[]; admin: KafkaAdmin; connectUrl: string; health: Health }, headers: Record<string, string>) {
   const [services, kafka, connect, own] = await Promise.all([
-    Promise.all(deps.services.map(serviceHealth)),
+    Promise.all(deps.services.map((s) => serviceHealth(s, headers))),
     withTimeout(deps.admin.describeCluster(), 4_000, 'Kafka')
       .then((c) => ({ name: 'kafka', status: 'UP', details: { clusterId: c.clusterId, brokers: c.brokers, topics: c.topics.length } }))
       .catch((error) => ({ name: 'kafka', status: 'DOWN', error: `Kafka does not answer: ${errorText(error)}` })),

@@ -39,7 +39,7 @@ export function registerOps(app: App, deps: OpsDeps) {
   const tags = ['operations']
   const kafkaTimeout = 8_000
 
-  app.get('/api/ops/health', { config: staff, schema: { tags, summary: 'Health of every service, Kafka and Kafka Connect' } }, async () => healthOverview(deps))
+  app.get('/api/ops/health', { config: staff, schema: { tags, summary: 'Health of every service, Kafka and Kafka Connect' } }, async (req) => healthOverview(deps, authOf(req)))
 
   app.get('/api/ops/kafka', { config: staff, schema: { tags, summary: 'Topics with end offsets; consumer groups with lag per topic' } }, async () => {
     try {

@@ -16,7 +16,7 @@ import { validationErrors } from './validation-errors.ts'
 import type { Principal, Role, Verifier } from './auth.ts'
 import type { RateDecision, RouteClass } from './rate-limit.ts'
 import { context } from '@opentelemetry/api'
-import { contextFromHeaders, dataExceptionMessage, dataExceptionOf, initTracing, isInfrastructureError, startSpan, type Health, type OpenSpan } from '@trackops/runtime'
+import { contextFromHeaders, dataExceptionMessage, dataExceptionOf, initTracing, isInfrastructureError, startSpan, statusesOf, type Health, type OpenSpan } from '@trackops/runtime'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -307,9 +307,14 @@ export async function createApp(opts: AppOptions) {
   }))
 
   const healthRoute = { config: { auth: 'public' as const }, schema: { hide: true, tags: ['actuator'] } }
-  app.get('/actuator/health', healthRoute, async (_req, reply) => {
-    const report = await opts.health.report()
-    return reply.code(report.status === 'DOWN' ? 503 : 200).send(report)
+  // Details only for operators and admins; probes and everyone else get the statuses. The route stays public: a
+  // token that does not verify is no error here, it just shows no details (a probe never fails on a token).
+  app.get('/actuator/health', healthRoute, async (req, reply) => {
+    const [report, staff] = await Promise.all([
+      opts.health.report(),
+      req.headers.authorization === undefined ? false : opts.verify(req.headers.authorization).then((p) => p.roles.some((r) => r === 'operator' || r === 'admin'), () => false),
+    ])
+    return reply.code(report.status === 'DOWN' ? 503 : 200).header('vary', 'authorization').send(staff ? report : statusesOf(report))
   })
   app.get('/actuator/health/liveness', healthRoute, async () => ({ status: 'UP' }))
   app.get('/actuator/health/readiness', healthRoute, async (_req, reply) => {

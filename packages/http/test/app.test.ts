@@ -87,3 +87,70 @@ describe('shared HTTP behaviour', () => {
     expect(res.json().openapi).toBe('3.1.0')
   })
 })
+
+describe('health details', () => {
+  // What the real components report: connector and slot names, the Kafka cluster id, an error text with a host.
+  const secrets = ['trackops-orders-outbox', 'trackops_orders_slot', 'kafka-cluster-7Qx', 'ECONNREFUSED 10.0.4.17:8083', 'checkMs']
+  let healthApp: App
+  let required: 'UP' | 'DOWN' = 'UP'
+  beforeAll(async () => {
+    const health = createHealth()
+    health.register('db', { required: true, check: async () => ({ status: required }) })
+    health.register('kafka', { required: false, check: async () => ({ status: 'UP', details: { clusterId: 'kafka-cluster-7Qx', brokers: 1 } }) })
+    health.register('debezium', {
+      required: false,
+      check: async () => ({ status: 'UP', details: { connectors: { 'trackops-orders-outbox': { state: 'RUNNING' } }, replicationSlots: [{ slot: 'trackops_orders_slot' }] } }),
+    })
+    health.register('connect', { required: false, check: async () => Promise.reject(new Error('connect ECONNREFUSED 10.0.4.17:8083')) })
+    healthApp = await createApp({ name: 'health', title: 'Health', description: 'health details', logger: pino({ level: 'silent' }), health, verify: createVerifier(settings) })
+    await healthApp.ready()
+  })
+  afterAll(() => healthApp.close())
+
+  const get = (url: string, auth?: string) => healthApp.inject({ method: 'GET', url, headers: auth ? { authorization: auth } : {} })
+
+  it('when health is asked without a token, with a customer token or with a token that does not verify, then it shows each status and no details', async () => {
+    const callers = [undefined, `Bearer ${await token(['customer'])}`, `Bearer ${await token(['admin'], { secret: 'another-secret-that-is-long-enough-0002' })}`, 'Bearer nonsense']
+    for (const auth of callers) {
+      const res = await get('/actuator/health', auth)
+      expect(res.statusCode, auth).toBe(200)
+      expect(res.json(), auth).toEqual({
+        status: 'DEGRADED',
+        components: { db: { status: 'UP' }, kafka: { status: 'UP' }, debezium: { status: 'UP' }, connect: { status: 'DOWN' } },
+      })
+      for (const secret of secrets) expect(res.body, auth).not.toContain(secret)
+      expect(res.headers.vary).toContain('authorization')
+    }
+  })
+
+  it('when an operator or an admin asks for health, then each component has its details', async () => {
+    for (const role of ['operator', 'admin'] as const) {
+      const res = await get('/actuator/health', `Bearer ${await token([role])}`)
+      expect(res.statusCode).toBe(200)
+      expect(res.json()).toMatchObject({
+        status: 'DEGRADED',
+        components: {
+          db: { status: 'UP', required: true },
+          kafka: { details: { clusterId: 'kafka-cluster-7Qx' } },
+          debezium: { details: { connectors: { 'trackops-orders-outbox': { state: 'RUNNING' } }, replicationSlots: [{ slot: 'trackops_orders_slot' }] } },
+          connect: { status: 'DOWN', details: { error: 'connect ECONNREFUSED 10.0.4.17:8083' } },
+        },
+      })
+    }
+  })
+
+  it('when a required component is DOWN, then health and readiness answer 503 without a token, and liveness 200', async () => {
+    required = 'DOWN'
+    try {
+      const res = await get('/actuator/health')
+      expect(res.statusCode).toBe(503)
+      expect(res.json()).toMatchObject({ status: 'DOWN', components: { db: { status: 'DOWN' } } })
+      expect(res.body).not.toContain('ECONNREFUSED')
+      expect((await get('/actuator/health/readiness')).statusCode).toBe(503)
+      expect((await get('/actuator/health/liveness')).statusCode).toBe(200)
+    } finally {
+      required = 'UP'
+    }
+    expect((await get('/actuator/health/readiness')).json()).toEqual({ status: 'UP' })
+  })
+})

@@ -50,6 +50,16 @@ export function createHealth() {
   }
 }
 export type Health = ReturnType<typeof createHealth>
+export type HealthReport = Awaited<ReturnType<Health['report']>>
+
+/**
+ * What anyone may see of a report: the service's status and each component's, none of the details (connector and
+ * slot names, cluster ids, hosts, error texts), which describe the infrastructure to whoever asks.
+ */
+export const statusesOf = (report: HealthReport) => ({
+  status: report.status,
+  components: Object.fromEntries(Object.entries(report.components).map(([name, c]) => [name, { status: c.status }])),
+})
 
 /**
  * Redis answers PING; its memory against its bound is reported (DEGRADED near a bound it enforces by refusing writes).
