@@ -1,17 +1,25 @@
 import { Type, type Static, type TSchema } from 'typebox'
 import { Topics, type Topic } from './topics.ts'
 
-// Money inside messages is integer minor units (cents); decimals exist only at the HTTP edge.
+// Money inside messages is integer minor units (cents); decimals exist only at the HTTP edge. The descriptions and
+// examples below are part of the schemas: the AsyncAPI document shows them, and its examples are built from them.
 const Uuid = Type.String({ format: 'uuid' })
-const Cents = Type.Integer({ minimum: 0 })
+const Cents = Type.Integer({
+  minimum: 0,
+  description: 'Integer minor units (cents) of the currency. The REST APIs show the same amount as a decimal number (cents / 100): totalAmount, unitPrice, totalPrice, amount.',
+  examples: [1999],
+})
+const Currency = Type.String({ minLength: 3, maxLength: 3, description: 'ISO 4217 code.', examples: ['USD'] })
 const Quantity = Type.Integer({ minimum: 1 })
 const Timestamp = Type.String({ format: 'date-time' })
+const ProductId = Type.String({ minLength: 1, examples: ['PROD-004'] })
+const Reason = (example: string) => Type.String({ description: 'For people: logs, the order timeline.', examples: [example] })
 const OrderStatus = Type.Enum(['PENDING', 'CONFIRMED', 'PROCESSING', 'SHIPPED', 'DELIVERED', 'CANCELLED'])
 const ChangeCause = Type.Enum(['customer', 'operator', 'saga', 'timeout', 'system'])
-const Line = Type.Object({ productId: Type.String({ minLength: 1 }), quantity: Quantity })
+const Line = Type.Object({ productId: ProductId, quantity: Quantity })
 const PricedLine = Type.Object({
-  productId: Type.String({ minLength: 1 }),
-  productName: Type.String(),
+  productId: ProductId,
+  productName: Type.String({ examples: ['Wireless Mouse'] }),
   quantity: Quantity,
   unitPriceCents: Cents,
 })
@@ -38,7 +46,7 @@ export const messageCatalog = {
       customerId: Uuid,
       status: Type.Literal('PENDING'),
       totalCents: Cents,
-      currency: Type.String({ minLength: 3, maxLength: 3 }),
+      currency: Currency,
       items: Type.Array(PricedLine),
       version: Type.Integer(),
     }),
@@ -62,7 +70,7 @@ export const messageCatalog = {
     data: Type.Object({
       orderId: Uuid,
       previousStatus: OrderStatus,
-      reason: Type.String(),
+      reason: Reason('cancelled by the customer'),
       cause: ChangeCause,
       version: Type.Integer(),
     }),
@@ -83,7 +91,7 @@ export const messageCatalog = {
     topic: Topics.inventoryCommands,
     aggregateType: 'order',
     summary: "Return an order's reserved stock (compensation).",
-    data: Type.Object({ ...SagaRef, reason: Type.String() }),
+    data: Type.Object({ ...SagaRef, reason: Reason('payment failed: The card was declined.') }),
   },
   COMMIT_RESERVATION: {
     topic: Topics.inventoryCommands,
@@ -105,7 +113,7 @@ export const messageCatalog = {
       ...SagaRef,
       failedItems: Type.Array(
         Type.Object({
-          productId: Type.String(),
+          productId: ProductId,
           requested: Type.Integer(),
           available: Type.Integer(),
           reason: Type.Enum(['UNKNOWN', 'INACTIVE', 'DISCONTINUED', 'INSUFFICIENT']),
@@ -117,7 +125,7 @@ export const messageCatalog = {
     topic: Topics.inventoryEvents,
     aggregateType: 'order',
     summary: "The order's reserved stock was returned.",
-    data: Type.Object({ ...SagaRef, items: Type.Array(Line), reason: Type.String() }),
+    data: Type.Object({ ...SagaRef, items: Type.Array(Line), reason: Reason('payment failed: The card was declined.') }),
   },
   RESERVATION_EXPIRED: {
     topic: Topics.inventoryEvents,
@@ -129,7 +137,7 @@ export const messageCatalog = {
     topic: Topics.inventoryEvents,
     aggregateType: 'inventory_item',
     summary: "A product's available stock fell to or below its minimum level (keyed by productId).",
-    data: Type.Object({ productId: Type.String(), available: Type.Integer(), minStockLevel: Type.Integer() }),
+    data: Type.Object({ productId: ProductId, available: Type.Integer(), minStockLevel: Type.Integer() }),
   },
   PROCESS_PAYMENT: {
     topic: Topics.paymentCommands,
@@ -139,15 +147,15 @@ export const messageCatalog = {
       ...SagaRef,
       customerId: Uuid,
       amountCents: Cents,
-      currency: Type.String({ minLength: 3, maxLength: 3 }),
-      paymentToken: Type.String(),
+      currency: Currency,
+      paymentToken: Type.String({ examples: ['tok_visa'] }),
     }),
   },
   REFUND_PAYMENT: {
     topic: Topics.paymentCommands,
     aggregateType: 'order',
     summary: "Refund the order's charge (compensation).",
-    data: Type.Object({ ...SagaRef, reason: Type.String() }),
+    data: Type.Object({ ...SagaRef, reason: Reason('cancelled by the customer') }),
   },
   PAYMENT_PROCESSED: {
     topic: Topics.paymentEvents,
@@ -159,7 +167,7 @@ export const messageCatalog = {
     topic: Topics.paymentEvents,
     aggregateType: 'order',
     summary: 'The charge was declined or could not be made.',
-    data: Type.Object({ ...SagaRef, reason: Type.String(), code: Type.String() }),
+    data: Type.Object({ ...SagaRef, reason: Reason('The card was declined.'), code: Type.String({ examples: ['card_declined'] }) }),
   },
   PAYMENT_REFUNDED: {
     topic: Topics.paymentEvents,
@@ -185,6 +193,9 @@ export const messageCatalog = {
     transient: true,
   },
 } as const satisfies Record<string, { topic: Topic | Record<Participant, Topic>; aggregateType: string; summary: string; data: TSchema; transient?: true }>
+
+/** The field of `data` holding a message's aggregate id — its envelope's aggregateId and its Kafka key — by aggregate type. */
+export const aggregateKeys = { order: 'orderId', inventory_item: 'productId', messaging_path: 'participant' } as const
 
 export type MessageType = keyof typeof messageCatalog
 export type MessageData<T extends MessageType> = Static<(typeof messageCatalog)[T]['data']>
