@@ -1,14 +1,24 @@
 // A readable, self-contained HTML rendering of the AsyncAPI document (no scripts, no external CDN): every
-// channel with its messages, each message with its summary, headers and JSON schema.
+// channel with its partitions, who sends and who receives it, and its messages, each with its summary, key,
+// headers, JSON schema and example.
 interface AsyncApiMessage {
   name: string
   summary?: string
+  description?: string
   headers?: unknown
   payload?: unknown
+  bindings?: { kafka?: { key?: { description?: string } } }
+  examples?: { payload?: unknown }[]
+}
+interface AsyncApiOperation {
+  action: 'send' | 'receive'
+  channel: { $ref: string }
+  summary?: string
 }
 interface AsyncApiDoc {
   info: { title: string; version: string; description?: string }
-  channels: Record<string, { address: string; description?: string; messages: Record<string, { $ref?: string }> }>
+  channels: Record<string, { address: string; description?: string; messages: Record<string, { $ref?: string }>; bindings?: { kafka?: { partitions?: number } } }>
+  operations?: Record<string, AsyncApiOperation>
   components: { messages: Record<string, AsyncApiMessage> }
 }
 
@@ -24,6 +34,14 @@ export function renderAsyncApiPage(document: Record<string, unknown>): string {
     .map((name) => `<li><a href="#channel-${anchor(name)}"><code>${escape(name)}</code></a> <span class="n">${Object.keys(doc.channels[name]!.messages).length || ''}</span></li>`)
     .join('')
 
+  const operations = Object.entries(doc.operations ?? {})
+  const operationsOf = (name: string, action: AsyncApiOperation['action']) => {
+    const items = operations
+      .filter(([, op]) => op.action === action && op.channel.$ref === `#/channels/${name}`)
+      .map(([id, op]) => `<li><code>${escape(id)}</code> — ${escape(op.summary ?? '')}</li>`)
+    return items.length ? `<h4>${action === 'send' ? 'Sent by' : 'Received by'}</h4><ul>${items.join('')}</ul>` : ''
+  }
+
   const channels = channelNames
     .map((name) => {
       const channel = doc.channels[name]!
@@ -31,13 +49,18 @@ export function renderAsyncApiPage(document: Record<string, unknown>): string {
         .map((type) => {
           const m = messages[type]
           if (!m) return ''
+          const example = m.examples?.[0]?.payload
           return `<details id="message-${anchor(type)}"><summary><code>${escape(type)}</code> — ${escape(m.summary ?? '')}</summary>
+${m.description ? `<p>${escape(m.description)}</p>` : ''}<p>Key: ${escape(m.bindings?.kafka?.key?.description ?? '')}</p>
 <h4>Headers</h4><pre>${escape(JSON.stringify(m.headers ?? {}, null, 2))}</pre>
-<h4>Payload (envelope and data schema)</h4><pre>${escape(JSON.stringify(m.payload ?? {}, null, 2))}</pre></details>`
+<h4>Payload schema</h4><pre>${escape(JSON.stringify(m.payload ?? {}, null, 2))}</pre>
+${example === undefined ? '' : `<h4>Example</h4><pre>${escape(JSON.stringify(example, null, 2))}</pre>`}</details>`
         })
         .join('\n')
+      const partitions = channel.bindings?.kafka?.partitions
       return `<section id="channel-${anchor(name)}"><h2><code>${escape(channel.address)}</code></h2>
-<p>${escape(channel.description ?? '')}</p>${list || '<p class="muted">No business messages (see the description).</p>'}</section>`
+<p>${escape(channel.description ?? '')}${partitions ? ` ${partitions} partitions.` : ''}</p>
+${operationsOf(name, 'send')}${operationsOf(name, 'receive')}${list || '<p class="muted">No messages (see the description).</p>'}</section>`
     })
     .join('\n')
 

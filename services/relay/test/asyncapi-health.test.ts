@@ -51,6 +51,8 @@ describe('AsyncAPI', () => {
     expect(Object.keys(doc.channels['inventory.events'].messages)).toContain('PATH_PROBE_ACK')
     expect(doc.components.messages.PATH_PROBE_ACK.payload.properties.data.properties).toHaveProperty('sentAt')
     expect(doc.components.messages.PAYMENT_FAILED.payload.properties.data.properties).toHaveProperty('code')
+    expect(doc.operations['payments-commands.receive.payments.commands']).toMatchObject({ action: 'receive', bindings: { kafka: { groupId: { enum: ['payments-commands'] } } } })
+    expect(doc.components.messages.PROCESS_PAYMENT.examples[0].payload.data.amountCents).toEqual(expect.any(Number))
   })
 
   it('when /asyncapi is opened, then a self-contained HTML page lists channels and message schemas', async () => {
@@ -60,6 +62,9 @@ describe('AsyncAPI', () => {
     expect(res.body).toContain('<code>payments.commands</code>')
     expect(res.body).toContain('PROCESS_PAYMENT')
     expect(res.body).toContain('&quot;paymentToken&quot;')
+    expect(res.body).toContain('<code>orders.send.payments.commands</code>')
+    expect(res.body).toContain('<code>payments-commands.receive.payments.commands</code>')
+    expect(res.body).toContain('<h4>Example</h4>')
     expect(res.body).not.toMatch(/<script|https?:\/\/(?!127)/)
   })
 })
