@@ -11,6 +11,9 @@ export function centsOfAmount(amount: number): number | null {
 
 export const amountOfCents = (cents: number) => cents / 100
 
+/** What the HTTP APIs' amount fields say of themselves (the AsyncAPI document says the converse of *Cents). */
+export const amountDescription = 'A decimal in the currency, at most two places. Events and commands carry the same amount as integer cents (totalCents, unitPriceCents, amountCents = this × 100).'
+
 /** Decimal text ("199.99", "5", "-0.5", "12.340") → cents without floating point; null when not a whole number of cents. */
 export function centsOfDecimalText(text: string): number | null {
   const m = /^(-?)(\d+)(?:\.(\d{1,2})0*)?$/.exec(text.trim())

@@ -1,7 +1,7 @@
 // The inventory API on the wire: TypeBox schemas of request and response bodies, and the mapping of store rows to
 // response JSON (money as decimals, dates as ISO strings, the derived stock flags).
 import { Type, type Static, type TSchema } from 'typebox'
-import { amountOfCents } from '@trackops/contracts'
+import { amountDescription, amountOfCents } from '@trackops/contracts'
 import { isLowStock, isOutOfStock, needsReordering, type FailedItem } from './stock.ts'
 import type { Adjustment, Item } from './item-store.ts'
 import type { Reservation } from './reservation-store.ts'
@@ -13,10 +13,10 @@ const NullableInt = (o: { minimum?: number; maximum?: number; description?: stri
   Type.Unsafe<number | null>({ type: ['integer', 'null'], ...o })
 const NullableText = (o: { minLength?: number; maxLength?: number; pattern?: string }) => Type.Unsafe<string | null>({ type: ['string', 'null'], ...o })
 const NullableBool = () => Type.Unsafe<boolean | null>({ type: ['boolean', 'null'] })
-const NullablePrice = () => Type.Unsafe<number | null>({ type: ['number', 'null'], exclusiveMinimum: 0, maximum: 99_999_999.99 })
+const NullablePrice = () => Type.Unsafe<number | null>({ type: ['number', 'null'], exclusiveMinimum: 0, maximum: 99_999_999.99, description: amountDescription })
 const Count = Type.Integer({ minimum: 0, maximum: 1_000_000_000 })
 const ProductId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'Letters, digits, ".", "_", "-".' })
-const Price = Type.Number({ exclusiveMinimum: 0, maximum: 99_999_999.99, description: 'Decimal with at most two places.' })
+const Price = Type.Number({ exclusiveMinimum: 0, maximum: 99_999_999.99, description: amountDescription })
 const Timestamp = Type.String({ format: 'date-time' })
 export const Uuid = Type.String({ format: 'uuid' })
 // Literals are written out: Type.Union(list.map(Type.Literal)) infers `never` with typebox 1.x.
@@ -40,7 +40,7 @@ export const ItemResponse = Type.Object({
   reservedQuantity: Type.Integer(),
   soldQuantity: Type.Integer({ description: 'Units committed to confirmed orders (net of restocks).' }),
   onHandQuantity: Type.Integer({ description: 'Units in the warehouse: available + reserved.' }),
-  unitPrice: Type.Number(),
+  unitPrice: Type.Number({ description: amountDescription }),
   category: Nullable(Type.String()),
   minStockLevel: Nullable(Type.Integer()),
   maxStockLevel: Nullable(Type.Integer()),
@@ -60,7 +60,7 @@ export const ReservationResponse = Type.Object({
   productId: Type.String(),
   productName: Type.String(),
   quantity: Type.Integer(),
-  unitPrice: Type.Number(),
+  unitPrice: Type.Number({ description: amountDescription }),
   status: ReservationStatus,
   reservedAt: Timestamp,
   expiresAt: Timestamp,

@@ -1,7 +1,7 @@
 // The order on the wire: the response and parameter schemas of the order API (OpenAPI) and the mapping from the
 // order to its JSON. Decimals exist only here (totalAmount, prices); the create body is in order-request.ts.
 import { Type, type TSchema } from 'typebox'
-import { amountOfCents } from '@trackops/contracts'
+import { amountDescription, amountOfCents } from '@trackops/contracts'
 import { orderStatuses, type Order } from './order.ts'
 import { sortColumns, type ListQuery } from './order-store.ts'
 import type { HistoryEntry } from './history-store.ts'
@@ -16,7 +16,7 @@ export const OrderJson = Type.Object({
   id: Type.String(),
   customerId: Type.String(),
   status: Status,
-  totalAmount: Type.Number(),
+  totalAmount: Type.Number({ description: amountDescription }),
   currency: Type.String(),
   address: Type.Object({
     streetAddress: Type.String(),
@@ -28,7 +28,7 @@ export const OrderJson = Type.Object({
   }),
   deliveryInstructions: Nullable(Type.String()),
   items: Type.Array(
-    Type.Object({ productId: Type.String(), productName: Type.String(), quantity: Type.Integer(), unitPrice: Type.Number(), totalPrice: Type.Number() }),
+    Type.Object({ productId: Type.String(), productName: Type.String(), quantity: Type.Integer(), unitPrice: Type.Number({ description: amountDescription }), totalPrice: Type.Number({ description: amountDescription }) }),
   ),
   cancellationReason: Nullable(Type.String({ description: 'Why the order was cancelled (the reason given, or the saga\'s: a failed reservation or payment, a timeout); null unless CANCELLED.' })),
   cancelledBy: Nullable(Type.String({ description: 'Who cancelled it: the subject of the customer or operator who asked, `saga` when the order saga cancelled it (reservation or payment failed, a step timed out), `system` otherwise; null unless CANCELLED.' })),

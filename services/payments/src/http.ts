@@ -2,6 +2,7 @@
 // a customer sees only a payment whose customer is them (any other id answers 404, so ids cannot be probed).
 import { Type, type Static } from 'typebox'
 import { type AppBase, appBaseOf, AppError, canSee, createApp, problems } from '@trackops/http'
+import { amountDescription } from '@trackops/contracts'
 import type { Db } from './payment-store.ts'
 import { findPayment, listPayments, type PaymentView } from './payment-views.ts'
 import packageJson from '../package.json' with { type: 'json' }
@@ -17,8 +18,8 @@ const Status = Type.Enum(['PENDING', 'CHARGED', 'FAILED', 'REFUNDED', 'REFUND_NO
 const RefundResponse = Type.Object({
   id: Type.String({ format: 'uuid' }),
   status: Type.Union([Type.Literal('REFUNDED'), Type.Literal('NOT_NEEDED')]),
-  amount: Type.Number(),
-  amountCents: Type.Integer(),
+  amount: Type.Number({ description: amountDescription }),
+  amountCents: Type.Integer({ description: 'The same amount in integer minor units, as the payment events carry it.' }),
   reason: Type.String(),
   gatewayRefundId: Nullable(Type.String()),
   createdAt: Type.String({ format: 'date-time' }),
@@ -28,8 +29,8 @@ const PaymentResponse = Type.Object({
   orderId: Type.String({ format: 'uuid' }),
   sagaId: Type.String({ format: 'uuid' }),
   customerId: Nullable(Type.String({ format: 'uuid' })),
-  amount: Type.Number({ description: 'Decimal amount in the currency (minor units / 100).' }),
-  amountCents: Type.Integer(),
+  amount: Type.Number({ description: amountDescription }),
+  amountCents: Type.Integer({ description: 'The same amount in integer minor units, as the payment events carry it.' }),
   currency: Nullable(Type.String()),
   status: Status,
   gatewayChargeId: Nullable(Type.String()),
