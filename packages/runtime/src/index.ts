@@ -2,7 +2,7 @@ export { loadConfig, configOrExit, ConfigError, runtimeSettings, booleanSetting,
 export { createLogger, maskText } from './logger.ts'
 export { createDb, writeTogether, isInfrastructureError, dataExceptionOf, dataExceptionMessage } from './db.ts'
 export { createRedis, defineScript, redisMemory, registerRedisMetrics, type Redis, type RedisMemory } from './redis.ts'
-export { initTracing, shutdownTracing, startSpan, withSpan, currentTraceId, currentTraceparent, contextFromHeaders, type OpenSpan } from './trace.ts'
+export { initTracing, shutdownTracing, startSpan, serverSpan, withSpan, currentTraceId, currentTraceparent, contextFromHeaders, type OpenSpan } from './trace.ts'
 export { createHealth, databaseComponent, redisComponent, statusesOf, type Health, type HealthReport, type Component, type ComponentResult } from './health.ts'
 export { onShutdown } from './shutdown.ts'
 export { registerTableMetrics, replicationSlotsOf, type SlotWal } from './table-metrics.ts'
