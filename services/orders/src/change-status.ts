@@ -1,12 +1,18 @@
 // Status changes. applyStatusChange is the one place an order's status changes, for every caller (HTTP,
 // saga replies, timeouts): pure state machine, versioned update, history row and outbox messages, all in the
 // caller's transaction, on the order row the caller has locked (lockOrder) — so a use case reads it once.
+import client from 'prom-client'
 import { AppError } from '@trackops/http'
 import type { MessageData } from '@trackops/contracts'
 import { enqueue, newMessage, type MessageContext } from '@trackops/messaging'
 import { cancelledByOf, decideTransition, type ChangeCause, type Order, type OrderStatus } from './order.ts'
 import { lockOrder, updateOrderStatus, type Db } from './order-store.ts'
 import { insertHistory } from './history-store.ts'
+
+// Counted in the transaction of the change, like the saga's outcomes: a rolled-back batch that is retried counts twice.
+const statusChanges =
+  (client.register.getSingleMetric('trackops_order_status_changes_total') as client.Counter | undefined) ??
+  new client.Counter({ name: 'trackops_order_status_changes_total', help: 'Order status changes, by the status entered (placing an order is trackops_orders_placed_total).', labelNames: ['status'] })
 
 export type StatusChangeResult = { outcome: 'changed' | 'unchanged'; order: Order } | { outcome: 'invalid-transition'; from: OrderStatus }
 
@@ -52,6 +58,7 @@ export async function applyStatusChange(tx: Db, order: Order, change: StatusChan
     orderVersion: changed.version,
     at: change.now,
   })
+  statusChanges.inc({ status: change.to })
   const base = { orderId: order.id, version: changed.version }
   // The casts work around @trackops/contracts typing its status/cause unions as `never` (Type.Union over a
   // mapped array); the runtime schemas are right and newMessage validates against them.

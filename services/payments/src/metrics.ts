@@ -8,7 +8,11 @@ export const paymentMetrics = {
     new client.Counter({ name: 'trackops_payments_total', help: 'Payment decisions, by outcome (processed, failed, refunded, refund_not_needed).', labelNames: ['outcome'] }),
   breaker:
     existing<client.Gauge>('trackops_circuit_breaker_state') ??
-    new client.Gauge({ name: 'trackops_circuit_breaker_state', help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open.', labelNames: ['breaker'] }),
+    new client.Gauge({
+      name: 'trackops_circuit_breaker_state',
+      help: 'Circuit breaker state as a state set: one series per state (closed, half-open, open), 1 for the current one, 0 for the others.',
+      labelNames: ['breaker', 'state'],
+    }),
   reconciliations:
     existing<client.Counter>('trackops_payment_reconciliations_total') ??
     new client.Counter({

@@ -19,7 +19,8 @@ import type { Component } from '@trackops/runtime'
 import type { ChargeLookup, ChargeRequest, ChargeResult, PaymentGateway, RefundRequest, RefundResult } from './gateway.ts'
 import { paymentMetrics } from './metrics.ts'
 
-export type BreakerState = 'closed' | 'half-open' | 'open'
+const BREAKER_STATES = ['closed', 'half-open', 'open'] as const
+export type BreakerState = (typeof BREAKER_STATES)[number]
 export type Unanswered = { outcome: 'unanswered'; code: 'gateway_timeout' | 'gateway_unavailable' | 'gateway_error'; reason: string }
 export type Attempted<T> = (T | Unanswered) & { attempts: number }
 
@@ -34,7 +35,7 @@ export interface ResilienceSettings {
   halfOpenAfterMs?: number
   /** The clock that times the open breaker (ms); default Date.now. */
   now?: () => number
-  /** The `breaker` label of trackops_circuit_breaker_state. */
+  /** The `breaker` label of trackops_circuit_breaker_state (a state set: a series per `state`, 1 for the current one). */
   breakerName?: string
 }
 
@@ -76,8 +77,11 @@ export function createResilientGateway(gateway: PaymentGateway, settings: Resili
   }
   const stateOf = (s: CircuitState): BreakerState => (s === CircuitState.Closed ? 'closed' : s === CircuitState.HalfOpen ? 'half-open' : 'open')
   const label = { breaker: settings.breakerName ?? 'payment_gateway' }
-  paymentMetrics.breaker.set(label, 0)
-  breaker.onStateChange((s) => paymentMetrics.breaker.set(label, breakerValue(stateOf(s))))
+  const showState = (current: BreakerState) => {
+    for (const state of BREAKER_STATES) paymentMetrics.breaker.set({ ...label, state }, state === current ? 1 : 0)
+  }
+  showState('closed')
+  breaker.onStateChange((s) => showState(stateOf(s)))
 
   async function run<T>(call: (signal: AbortSignal) => Promise<T>): Promise<Attempted<T>> {
     let attempts = 0
@@ -122,5 +126,3 @@ export const gatewayHealth = (gateway: ResilientGateway, details: Record<string,
     return { status: breaker === 'open' ? 'DOWN' : 'UP', details: { ...details, breaker } }
   },
 })
-
-export const breakerValue = (state: BreakerState) => (state === 'closed' ? 0 : state === 'half-open' ? 1 : 2)

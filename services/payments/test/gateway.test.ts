@@ -36,8 +36,11 @@ function flakyGateway() {
   return { gateway, state }
 }
 
+/** The state set's series of a breaker: its current state is the one at 1, every other state is at 0. */
 const breakerGauge = async (name: string) =>
-  (await client.register.getSingleMetric('trackops_circuit_breaker_state')!.get()).values.find((v) => v.labels.breaker === name)?.value
+  Object.fromEntries(
+    (await client.register.getSingleMetric('trackops_circuit_breaker_state')!.get()).values.filter((v) => v.labels.breaker === name).map((v) => [v.labels.state, v.value]),
+  )
 
 describe('payment gateway circuit breaker', () => {
   it('when five attempts fail in a row, then the breaker opens, later payments fail fast as gateway_unavailable, and it closes after a good trial call', async () => {
@@ -54,7 +57,7 @@ describe('payment gateway circuit breaker', () => {
     await apply(handle, first)
     expect(await paymentOf(first.data.orderId)).toMatchObject({ status: 'FAILED', failure_code: 'gateway_error', attempts: 3 })
     expect(gateway.breakerState()).toBe('closed')
-    expect(await breakerGauge(breakerName)).toBe(0)
+    expect(await breakerGauge(breakerName)).toEqual({ closed: 1, 'half-open': 0, open: 0 })
 
     // second order: attempts 4 and 5 fail → open; the third attempt is refused without reaching the gateway
     const second = processCommand()
@@ -62,7 +65,7 @@ describe('payment gateway circuit breaker', () => {
     expect(stub.state.calls).toBe(5)
     expect(gateway.breakerState()).toBe('open')
     expect(await paymentOf(second.data.orderId)).toMatchObject({ status: 'FAILED', failure_code: 'gateway_unavailable' })
-    expect(await breakerGauge(breakerName)).toBe(2)
+    expect(await breakerGauge(breakerName)).toEqual({ closed: 0, 'half-open': 0, open: 1 })
     expect((await health.report()).components.paymentGateway).toMatchObject({ status: 'DOWN', required: false, details: { breaker: 'open' } })
 
     // while open: fail fast, no gateway call
@@ -86,7 +89,7 @@ describe('payment gateway circuit breaker', () => {
     await apply(handle, fourth)
     expect(await paymentOf(fourth.data.orderId)).toMatchObject({ status: 'CHARGED', attempts: 1 })
     expect(gateway.breakerState()).toBe('closed')
-    expect(await breakerGauge(breakerName)).toBe(0)
+    expect(await breakerGauge(breakerName)).toEqual({ closed: 1, 'half-open': 0, open: 0 })
     expect((await health.report()).components.paymentGateway?.status).toBe('UP')
   })
 
