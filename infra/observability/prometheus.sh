@@ -11,6 +11,8 @@
 # The Debian package also ships a system service (systemd unit / init script) reading /etc/prometheus/prometheus.yml
 # on the same port 9090. This script never touches that service; it refuses to start when anything else already
 # listens on 9090 and tells you who it is. Override the address with PROMETHEUS_LISTEN=127.0.0.1:9091.
+# Alerts' runbook_url links start with TRACKOPS_DOCS_URL (default file://<this checkout>), e.g. the repository's
+# https://…/blob/main once it has a public address.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,6 +27,8 @@ HOST=${LISTEN%:*}
 PORT=${LISTEN##*:}
 URL="http://$LISTEN"
 READY_SECONDS=${PROMETHEUS_READY_SECONDS:-60}
+# Where alerts' runbook_url links point (the repository's files): this checkout unless told otherwise.
+DOCS_URL=${TRACKOPS_DOCS_URL:-file://$ROOT}
 
 step() { printf '==> %s\n' "$*"; }
 ok()   { printf '  ✓ %s\n' "$*"; }
@@ -146,8 +150,10 @@ cmd_start() {
   info "log: $LOG_FILE"
 
   # setsid: its own session, so it outlives this shell and a Ctrl-C here does not reach it.
-  setsid "$PROMETHEUS" \
+  # expand-external-labels: prometheus.yml's docs_url (the base of every runbook_url) is ${TRACKOPS_DOCS_URL}.
+  TRACKOPS_DOCS_URL=$DOCS_URL setsid "$PROMETHEUS" \
     --config.file="$CONFIG" \
+    --enable-feature=expand-external-labels \
     --storage.tsdb.path="$DATA_DIR" \
     --storage.tsdb.retention.time=7d \
     --web.listen-address="$LISTEN" \
@@ -170,6 +176,7 @@ cmd_start() {
     sleep 1
   done
   ok "ready in $((SECONDS - start))s (pid $pid): $URL  (targets: $URL/targets, alerts: $URL/alerts)"
+  info "runbook links: $DOCS_URL/infra/observability/README.md#… (TRACKOPS_DOCS_URL)"
 }
 
 cmd_stop() {
