@@ -10,6 +10,7 @@
 #   stack.sh topics      create missing topics from infra/topics.txt
 #   stack.sh connectors-remove [--drop-slots]   unregister the connectors (and forget their offsets and slots)
 #   stack.sh connectors-reset-offsets [name…]   forget stored offsets: continue from each slot's position
+#   stack.sh slots-recover   after a replication slot was lost: new slot, outbox reconciled, connector registered
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -132,9 +133,10 @@ case ${1:-} in
   connectors) register_connectors ;;
   connectors-remove) remove_connectors "${2:-}" ;;
   connectors-reset-offsets) shift; reset_connector_offsets "$@" ;;
+  slots-recover) recover_lost_slots ;;
   reset) cmd_reset ;;
   topics) ensure_topics "$INFRA/topics.txt" ;;
   *)
-    sed -n '2,14s/^# \{0,1\}//p' "$0"
+    sed -n '2,15s/^# \{0,1\}//p' "$0"
     [[ -z ${1:-} || ${1:-} == -h || ${1:-} == --help ]] || exit 2 ;;
 esac

@@ -165,8 +165,6 @@ register_connectors() {
   for name in "${wanted[@]}"; do wait_connector "$name"; done
 }
 
-connector_stopped() { connect_get "/connectors/$1/status" 2>/dev/null | grep -q '"state":"STOPPED"'; }
-
 slot_released() {
   [[ $(pg_value "select coalesce(bool_or(active), false) from pg_replication_slots where slot_name = '$1'") == f ]]
 }
@@ -229,4 +227,52 @@ remove_connectors() {
   connect_has_debezium || die "Kafka Connect is not running on $CONNECT_URL" "start it: bash infra/stack.sh up"
   pg_connect_admin || die "PostgreSQL is not answering on $PG_HOST:$PG_PORT" "start it and re-run"
   for name in "${CONNECTORS[@]}"; do remove_connector "$name" ${1:+--drop-slot}; done
+}
+
+# The relay publishes every outbox row of one service database that nothing marked published (POST
+# /api/events/reconcile), signed as an admin with the local secret.
+reconcile_outbox() {
+  local source=$1 token answer code
+  token=$("$ROOT/node_modules/.bin/node" --env-file-if-exists="$ROOT/.env" "$ROOT/scripts/token.ts" --role admin --ttl 600) ||
+    die "could not sign an admin token for the relay" "set JWT_SECRET (or TRACKOPS_DEV_MODE=true) as the services have it"
+  answer=$(curl -sS -m 600 -w '\n%{http_code}' -X POST -H "authorization: Bearer $token" "${RELAY_URL:-http://127.0.0.1:8084}/api/events/reconcile?source=$source") || answer=$'\n000'
+  code=${answer##*$'\n'}
+  [[ $code == 200 ]] || die "the relay did not reconcile the $source outbox (HTTP $code): ${answer%$'\n'*}" \
+    "start the relay (npm run services:start) and run this again: the slot exists now, nothing more is lost"
+  ok "relay published the $source outbox again: $(grep -o '"published":[0-9]*' <<<"${answer%$'\n'*}" | cut -d: -f2) rows (consumers drop the ones they had by message id)"
+}
+
+# After a replication slot was lost (its connector stopped for longer than max_slot_wal_keep_size allows), the
+# connector cannot resume. For each lost slot of a TrackOps connector: remove the connector with its offsets and
+# the slot; create the slot again at once, so every change from now on is kept for it; for an outbox connector,
+# have the relay publish every row its outbox still holds (pruning keeps the whole outbox while a slot of the
+# database is not read, so that includes everything the connector never read); then register the connectors again,
+# and each streams from its new slot.
+recover_lost_slots() {
+  local lost slot name db candidate
+  step "replication slots lost (wal_status = lost)"
+  pg_connect_admin || die "PostgreSQL is not answering on $PG_HOST:$PG_PORT" "start it and re-run"
+  lost=$(pg_value "select slot_name from pg_replication_slots where wal_status = 'lost' order by slot_name")
+  if [[ -z $lost ]]; then
+    ok "no replication slot is lost"
+    return 0
+  fi
+  connect_has_debezium || die "Kafka Connect is not running on $CONNECT_URL" "start it: bash infra/stack.sh up"
+  for slot in $lost; do
+    name=""
+    for candidate in "${CONNECTORS[@]}"; do [[ $(template_value "$candidate" slot.name) == "$slot" ]] && name=$candidate; done
+    if [[ -z $name ]]; then
+      warn "replication slot $slot is lost and belongs to no TrackOps connector: left as it is (drop it: select pg_drop_replication_slot('$slot'))"
+      continue
+    fi
+    db=$(template_value "$name" database.dbname)
+    info "$slot is lost: $name (database $db) cannot resume"
+    remove_connector "$name" --drop-slot
+    pg_admin "$db" -Atc "select pg_create_logical_replication_slot('$slot', 'pgoutput')" >/dev/null
+    ok "created replication slot $slot again: every change from now on is kept for $name"
+    if [[ " ${OUTBOX_CONNECTORS[*]} " == *" $name "* && ${EVENT_PUBLISHING_STRATEGY:-debezium} == debezium ]]; then
+      reconcile_outbox "${db#trackops_}"
+    fi
+  done
+  register_connectors
 }

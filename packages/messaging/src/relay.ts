@@ -149,10 +149,17 @@ export function createRelay<DB extends OutboxTables>(opts: RelayOptions<DB>) {
   }
 }
 
-/** Deletes outbox rows past retention (published ones; under Debezium every row, since the WAL already holds it). */
+/**
+ * Deletes outbox rows past retention: published ones; under Debezium every row, since its connector read it from
+ * the WAL — but only while every logical slot of the database is being read (active) and none is lost. A stopped
+ * connector or a lost slot keeps the whole outbox, so the rows it never read are still there to reconcile
+ * (infra/stack.sh slots-recover; the slot's WAL bound bounds how long that can last).
+ */
 export async function pruneOutbox<DB extends OutboxTables>(db: Kysely<DB>, opts: { retentionSeconds: number; strategy: 'debezium' | 'outbox' }): Promise<number> {
   const r = await sql`
     DELETE FROM outbox WHERE created_at < now() - make_interval(secs => ${opts.retentionSeconds})
-      AND (published_at IS NOT NULL OR ${opts.strategy === 'debezium'})`.execute(db)
+      AND (published_at IS NOT NULL OR (${opts.strategy === 'debezium'} AND NOT EXISTS (
+        SELECT 1 FROM pg_replication_slots
+         WHERE database = current_database() AND slot_type = 'logical' AND (NOT active OR wal_status = 'lost'))))`.execute(db)
   return Number(r.numAffectedRows ?? 0)
 }

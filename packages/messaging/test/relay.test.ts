@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sql, type Kysely } from 'kysely'
-import { createConsumer, createKafkaProducer, createRelay, newMessage, publishBatch, recordOf, type KafkaProducer } from '../src/index.ts'
+import { createConsumer, createKafkaProducer, createRelay, newMessage, pruneOutbox, publishBatch, recordOf, type KafkaProducer } from '../src/index.ts'
 import { collect, ensureTestTopics, eventually, logger, scratchDatabase, TEST_TOPIC, type TestDb } from './support.ts'
 import { testEnv } from '../../../tests/support/env.ts'
 
@@ -98,5 +98,22 @@ describe('outbox relay', () => {
     const after = (await sql<any>`SELECT published_at, last_error FROM outbox WHERE aggregateid = ${key}`.execute(db)).rows[0]
     expect(after.published_at).not.toBeNull()
     expect(after.last_error).toBeNull()
+  })
+
+  it('when a replication slot of the database is not being read, then pruning under debezium keeps the outbox whole until it is', async () => {
+    const key = randomUUID()
+    await insertRow(key, 1)
+    await sql`UPDATE outbox SET created_at = now() - interval '1 hour' WHERE aggregateid = ${key}`.execute(db)
+    const slot = `trackops_prune_test_${process.pid}`
+    await sql`SELECT pg_create_logical_replication_slot(${slot}, 'pgoutput')`.execute(db)
+    try {
+      // nobody reads the slot (a stopped connector): its rows may be all the outbox still has of them
+      expect(await pruneOutbox(db, { retentionSeconds: 600, strategy: 'debezium' })).toBe(0)
+      expect((await sql`SELECT 1 FROM outbox WHERE aggregateid = ${key}`.execute(db)).rows).toHaveLength(1)
+    } finally {
+      await sql`SELECT pg_drop_replication_slot(${slot})`.execute(db)
+    }
+    expect(await pruneOutbox(db, { retentionSeconds: 600, strategy: 'debezium' })).toBeGreaterThanOrEqual(1)
+    expect((await sql`SELECT 1 FROM outbox WHERE aggregateid = ${key}`.execute(db)).rows).toHaveLength(0)
   })
 })

@@ -150,6 +150,24 @@ export async function publishUntil(source: Source, producer: KafkaProducer, id: 
   return publishedCount
 }
 
+/**
+ * Publishes every row of one source that nothing marked published, pass after pass until none is left; the
+ * recovery of a lost replication slot (infra/stack.sh slots-recover). Under debezium that is every retained row:
+ * the ones Debezium did read arrive a second time and consumers drop them by message id, the ones it never read
+ * (written while its slot was lost) arrive for the first time.
+ */
+export async function publishRemaining(source: Source, producer: KafkaProducer, batchSize: number, onPass?: (published: number) => void) {
+  let published = 0
+  let passes = 0
+  for (;;) {
+    const n = await publishBatch(source, producer, batchSize)
+    passes++
+    published += n
+    onPass?.(published)
+    if (n === 0) return { published, passes }
+  }
+}
+
 /** One publishBatch pass over every source; a source whose pass fails is reported, the others still run. */
 export async function publishAll(sources: Source[], producer: KafkaProducer, batchSize: number) {
   return fromEachSettled(sources, (source) => publishBatch(source, producer, batchSize))

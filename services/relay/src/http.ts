@@ -8,7 +8,7 @@ import type { KafkaProducer } from '@trackops/messaging'
 import { type AppBase, appBaseOf, AppError, createApp, problems } from '@trackops/http'
 import { renderAsyncApiPage } from './asyncapi-page.ts'
 import { dlqStats, dlqStatuses, findDeadLetter, listDeadLetters, requestReplays, resolveDeadLetter } from './dlq-store.ts'
-import { findEvent, listOfAggregate, listOfType, listUnpublished, publishAll, publishUntil } from './events-store.ts'
+import { findEvent, listOfAggregate, listOfType, listUnpublished, publishAll, publishRemaining, publishUntil } from './events-store.ts'
 import { publishingReport } from './publishing.ts'
 import { selectSources, sourceNames, type Source } from './sources.ts'
 import packageJson from '../package.json' with { type: 'json' }
@@ -17,7 +17,7 @@ import packageJson from '../package.json' with { type: 'json' }
 export interface RelayAppDeps extends AppBase {
   sources: Source[]
   strategy: 'debezium' | 'outbox'
-  /** Needed only under the outbox strategy (publishing on demand). */
+  /** Publishing on demand under the outbox strategy, and reconciling a source under either. */
   producer: KafkaProducer | null
   /** Kafka Connect, asked for the outbox connectors' state under the debezium strategy (default: KAFKA_CONNECT_URL's default). */
   connectUrl?: string
@@ -274,6 +274,33 @@ export async function buildApp(deps: RelayAppDeps) {
     const bySource = results.map((r) => ('value' in r ? { source: r.source.name, published: r.value } : { source: r.source.name, published: 0, error: r.error }))
     req.log.info({ bySource, actor: req.principal?.sub }, 'publishing pass on request')
     return { strategy, batchSize: req.query.batchSize, published: bySource.reduce((n, s) => n + s.published, 0), sources: bySource, timestamp: new Date().toISOString() }
+  })
+
+  app.post('/api/events/reconcile', {
+    config: { auth: admins },
+    schema: {
+      tags: ['events'],
+      summary: "Publish every row of a source's outbox that nothing marked published (recovery of a lost replication slot)",
+      description:
+        'Under either strategy: publishes the rows not marked published, in order, pass after pass until none is left, and marks them. ' +
+        'After a replication slot was lost (infra/stack.sh slots-recover) these are the rows its connector never read, and the ones it did read: ' +
+        'consumers drop those by message id. Pruning keeps an outbox whole while a slot of its database is inactive or lost.',
+      querystring: Type.Object({ source: Type.Enum([...sourceNames]), batchSize: Type.Integer({ minimum: 1, maximum: 5_000, default: batchSize }) }),
+      response: problems(404),
+    },
+  }, async (req) => {
+    if (!deps.producer) throw new AppError('events.unavailable', 'The relay has no Kafka producer.')
+    const source = sources.find((s) => s.name === req.query.source)
+    if (!source) throw new AppError('events.not-found', `This relay does not read the ${req.query.source} database.`)
+    let result: { published: number; passes: number }
+    try {
+      result = await publishRemaining(source, deps.producer, req.query.batchSize)
+    } catch (error) {
+      throw new AppError('events.unavailable', `Kafka did not acknowledge a batch: ${(error as Error).message}; rows published so far are marked, run it again`, { cause: error })
+    }
+    const { published, passes } = result
+    req.log.info({ source: source.name, published, passes, actor: req.principal?.sub }, 'outbox reconciled on request')
+    return { source: source.name, strategy, published, passes, timestamp: new Date().toISOString() }
   })
 
   // Dead letters and the records parked behind them (/api/dlq); replaying and discarding are audited.

@@ -24,7 +24,8 @@ const sources = createSources({
   inventory: config.RELAY_INVENTORY_DATABASE_URL,
   payments: config.RELAY_PAYMENTS_DATABASE_URL,
 }, logger)
-const producer = strategy === 'outbox' ? createKafkaProducer({ brokers, clientId: 'relay' }) : null
+// Under debezium the producer only serves /api/events/reconcile (after a lost replication slot).
+const producer = createKafkaProducer({ brokers, clientId: 'relay' })
 const admin = createKafkaAdmin({ brokers, clientId: 'relay-health' })
 const redis = config.RATE_LIMIT_ENABLED ? createRedis(config.REDIS_URL, 'relay') : null
 
@@ -66,11 +67,11 @@ await runService({
   logger,
   http: { listen: () => app.listen({ host: config.HOST, port: config.RELAY_PORT }), close: () => app.close() },
   // The publisher runs only under the outbox strategy; under debezium the WAL is the publisher.
-  workers: producer ? [createRelay({ sources, producer, logger, pollMs: config.RELAY_POLL_MS, batchSize: config.RELAY_BATCH_SIZE })] : [],
+  workers: strategy === 'outbox' ? [createRelay({ sources, producer, logger, pollMs: config.RELAY_POLL_MS, batchSize: config.RELAY_BATCH_SIZE })] : [],
   jobs: [
     { name: 'outbox pruning', intervalMs: PRUNE_EVERY_MS, runAtStart: true, run: prune },
     { name: 'relay metrics refresh', intervalMs: METRICS_EVERY_MS, runAtStart: true, run: () => metrics.refresh() },
   ],
-  close: [async () => producer?.close(), () => admin.close(), async () => redis?.disconnect(), () => closeSources(sources)],
+  close: [() => producer.close(), () => admin.close(), async () => redis?.disconnect(), () => closeSources(sources)],
 })
 logger.info({ strategy, sources: sources.map((s) => s.name) }, 'relay ready')

@@ -168,4 +168,28 @@ describe('publishing on demand', () => {
       await app.close()
     }
   })
+
+  it('when a source is reconciled under debezium (a lost slot), then every row nothing marked goes out in order, pass after pass, and a second run has nothing left', async () => {
+    const producer = recordingProducer()
+    const app = await relayApp('debezium', producer, [scratch])
+    try {
+      const key = randomUUID()
+      const rows = [await scratchRow({ key }), await scratchRow({ key }), await scratchRow({ key }), await scratchRow()]
+      const before = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`.execute(scratch.db)).rows[0]!.n
+      expect((await app.inject({ method: 'POST', url: '/api/events/reconcile?source=payments', headers: await auth('operator') })).statusCode).toBe(403)
+      const res = await app.inject({ method: 'POST', url: '/api/events/reconcile?source=payments&batchSize=2', headers: await auth('admin') })
+      expect(res.statusCode, res.body).toBe(200)
+      expect(res.json()).toMatchObject({ source: 'payments', strategy: 'debezium', published: before })
+      expect(res.json().passes).toBeGreaterThanOrEqual(Math.ceil(before / 2) + 1)
+      for (const r of rows) expect(producer.sent.filter((s) => s.headers.id === r.id)).toHaveLength(1)
+      expect(producer.sent.filter((s) => s.key === key).map((s) => s.headers.id)).toEqual(rows.slice(0, 3).map((r) => r.id))
+      expect((await scratchRowState(rows[3]!.id))?.published_at).toBeInstanceOf(Date)
+      const again = await app.inject({ method: 'POST', url: '/api/events/reconcile?source=payments', headers: await auth('admin') })
+      expect(again.json()).toMatchObject({ published: 0, passes: 1 })
+      expect((await app.inject({ method: 'POST', url: '/api/events/reconcile?source=elsewhere', headers: await auth('admin') })).statusCode).toBe(400)
+    } finally {
+      await app.close()
+    }
+  })
 })
+
