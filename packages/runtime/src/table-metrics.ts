@@ -27,7 +27,7 @@ export async function replicationSlotsOf(db: QueryExecutorProvider): Promise<Slo
 }
 
 interface Reading {
-  tables: { table: string; rows: number; bytes: number }[]
+  tables: { table: string; rows: number; deadRows: number; bytes: number }[]
   slots: SlotWal[]
 }
 
@@ -37,6 +37,12 @@ const gauges = scrapedGauges<Reading>([
     help: "Live rows of each table of the service database (PostgreSQL's estimate, refreshed by autovacuum and analyze).",
     labelNames: ['table'],
     samples: (r) => r.tables.map((t) => [{ table: t.table }, t.rows]),
+  },
+  {
+    name: 'trackops_table_dead_rows',
+    help: 'Dead rows of each table of the service database, waiting for (auto)vacuum to make their space reusable; growing without falling means vacuum does not run.',
+    labelNames: ['table'],
+    samples: (r) => r.tables.map((t) => [{ table: t.table }, t.deadRows]),
   },
   {
     name: 'trackops_table_bytes',
@@ -63,7 +69,7 @@ export function registerTableMetrics<DB>(db: Kysely<DB>, logger: Logger): void {
   gauges.attach(async () => {
     const [tables, slots] = await Promise.all([
       sql<Reading['tables'][number]>`
-        SELECT relname AS "table", GREATEST(n_live_tup, 0)::float8 AS rows, pg_total_relation_size(relid)::float8 AS bytes
+        SELECT relname AS "table", GREATEST(n_live_tup, 0)::float8 AS rows, GREATEST(n_dead_tup, 0)::float8 AS "deadRows", pg_total_relation_size(relid)::float8 AS bytes
         FROM pg_stat_user_tables WHERE schemaname = 'public'`.execute(db),
       replicationSlotsOf(db),
     ])
