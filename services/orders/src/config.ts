@@ -22,6 +22,8 @@ export const ordersConfigSchema = Type.Object({
   /** Order cache entries live this long plus up to the jitter: a backstop, invalidation comes from the change stream. */
   ORDER_CACHE_TTL_SECONDS: Type.Integer({ minimum: 1, default: 300 }),
   ORDER_CACHE_TTL_JITTER_SECONDS: Type.Integer({ minimum: 0, default: 30 }),
+  /** An order's live events are kept this long after its last one, for SSE clients resuming with Last-Event-ID. */
+  ORDER_LIVE_HISTORY_TTL_SECONDS: Type.Integer({ minimum: 60, default: 900 }),
 })
 
 export const loadOrdersConfig = (env: Record<string, string | undefined>) => loadConfig(ordersConfigSchema, env)

@@ -32,7 +32,14 @@ export interface OrderEvent {
 }
 
 export const LIVE_CHANNEL = 'trackops:orders:live'
-const HISTORY_TTL_SECONDS = 86_400
+/**
+ * An order's live events are kept for resume this long after its last one (ORDER_LIVE_HISTORY_TTL_SECONDS): a client
+ * back later gets the snapshot instead. Each order's history is a Redis stream of about 5 KB, so Redis holds rate ×
+ * TTL × 5 KB of them (10 orders/s for 15 minutes: ≈ 45 MB). The last version announced is remembered four times as
+ * long (about 120 bytes an order), so a record redelivered within that time is not announced again.
+ */
+const DEFAULT_HISTORY_TTL_SECONDS = 900
+const FENCE_TTL_FACTOR = 4
 export const HEARTBEAT_MS = 15_000
 
 // Compare-and-set of the last version published for an order, so replays and late records are not announced.
@@ -54,9 +61,10 @@ export const orderEventOf = (state: { orderId: string; status: OrderStatus; vers
   at: at.toISOString(),
 })
 
-export function createLiveOrders(deps: { db: Db; redis: Redis; redisUrl: string; logger: Logger; channel?: string }) {
+export function createLiveOrders(deps: { db: Db; redis: Redis; redisUrl: string; logger: Logger; channel?: string; historyTtlSeconds?: number }) {
   const channel = deps.channel ?? LIVE_CHANNEL
-  const fanout: Fanout<OrderEvent> = createFanout<OrderEvent>({ redis: deps.redisUrl, channel, logger: deps.logger, historyTtlSeconds: HISTORY_TTL_SECONDS })
+  const historyTtlSeconds = deps.historyTtlSeconds ?? DEFAULT_HISTORY_TTL_SECONDS
+  const fanout: Fanout<OrderEvent> = createFanout<OrderEvent>({ redis: deps.redisUrl, channel, logger: deps.logger, historyTtlSeconds })
 
   /** The change as an event: previous status, cause and reason come from the history row of that version. */
   async function eventOf(change: OrderChange & { status: OrderStatus }): Promise<OrderEvent> {
@@ -74,7 +82,7 @@ export function createLiveOrders(deps: { db: Db; redis: Redis; redisUrl: string;
       let fresh: unknown
       try {
         if (deps.redis.status !== 'ready') return null
-        fresh = await deps.redis.eval(FENCE, 1, `${channel}:published:${change.orderId}`, change.version, HISTORY_TTL_SECONDS)
+        fresh = await deps.redis.eval(FENCE, 1, `${channel}:published:${change.orderId}`, change.version, historyTtlSeconds * FENCE_TTL_FACTOR)
       } catch (error) {
         deps.logger.debug({ err: error, orderId: change.orderId }, 'live update not announced: Redis failed')
         return null

@@ -36,7 +36,7 @@ const admin = createKafkaAdmin({ brokers, clientId: 'orders-health' })
 const caches = createCacheRegistry()
 const orderCache = createOrderCache({ redis, db, logger, ttlSeconds: config.ORDER_CACHE_TTL_SECONDS, jitterSeconds: config.ORDER_CACHE_TTL_JITTER_SECONDS })
 caches.add(orderCache.cache)
-const live = createLiveOrders({ db, redis, redisUrl: config.REDIS_URL, logger })
+const live = createLiveOrders({ db, redis, redisUrl: config.REDIS_URL, logger, historyTtlSeconds: config.ORDER_LIVE_HISTORY_TTL_SECONDS })
 // The cache replays invalidations it could not deliver on its next Redis call; when Redis returns, make that call now.
 redis.on('ready', () => void orderCache.cache.invalidate('-reconnected', 0))
 
