@@ -161,7 +161,9 @@ export const retentionTable = [
   ['idempotency keys', 'ORDER_IDEMPOTENCY_RETENTION_HOURS, default 24 h', 'orders "idempotency-key pruning" job'],
   ['orders, order history, sagas, payments, reservations, stock adjustments', 'business data: kept, indexed for the queries that read them', '—'],
   ['WAL kept by a replication slot', 'max_slot_wal_keep_size, 4 GB', 'infra/lib/postgres.sh (TRACKOPS_PG_SLOT_WAL_KEEP)'],
+  ['live order history in Redis (SSE resume, about 5 KB an order)', 'ORDER_LIVE_HISTORY_TTL_SECONDS, default 900 s after the order\'s last event', 'orders'],
   ['Redis', 'maxmemory 256 MB, volatile-lru (only keys with a TTL are evicted)', 'infra/lib/redis.sh (TRACKOPS_REDIS_MAXMEMORY)'],
+  ['dead rows of updated and deleted rows (outbox, inbox, sagas, orders)', 'autovacuum (the outbox after every 5,000 changes)', 'infra/lib/postgres.sh turns autovacuum on; packages/messaging/migrations/0003_outbox_autovacuum.sql'],
   ['Kafka topics', '7 days or 1 GiB per partition; dead-letter topics 30 days', 'infra/topics.txt'],
 ]
 
