@@ -6,15 +6,15 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { address, createProduct, eventually, freePort, operator, stopChild } from '../support/stack.ts'
+import { address, admin, createProduct, eventually, freePort, operator, stopChild } from '../support/stack.ts'
 import { tokenFor } from '../support/env.ts'
 
 const received: { path: string; body: string }[] = []
 let collector: Server
 const copies: ChildProcess[] = []
-const urls = { payments: '', orders: '' }
+const urls = { payments: '', orders: '', inventory: '' }
 
-async function startCopy(service: 'payments' | 'orders', collectorPort: number) {
+async function startCopy(service: keyof typeof urls, collectorPort: number) {
   const port = await freePort()
   urls[service] = `http://127.0.0.1:${port}`
   copies.push(spawn(process.execPath, ['--env-file-if-exists=.env', `services/${service}/src/main.ts`], {
@@ -35,7 +35,7 @@ beforeAll(async () => {
   })
   await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r))
   const collectorPort = (collector.address() as AddressInfo).port
-  await Promise.all([startCopy('payments', collectorPort), startCopy('orders', collectorPort)])
+  await Promise.all([startCopy('payments', collectorPort), startCopy('orders', collectorPort), startCopy('inventory', collectorPort)])
 }, 90_000)
 afterAll(async () => {
   await Promise.all(copies.map((c) => stopChild(c)))
@@ -74,13 +74,22 @@ const newTrace = () => {
   return { traceId, traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` }
 }
 
-/** Waits until the trace has its server span (ended last), an SQL statement and a Redis command. */
-const tracedRequest = (traceId: string) =>
-  eventually(() => {
+/**
+ * Waits until the trace has its server span (ended last), an SQL statement and a Redis command; the trace must have
+ * exactly one server span (the HTTP instrumentation's, none of our own besides). Its spans, that server span and the
+ * text of its SQL statements.
+ */
+async function tracedRequest(traceId: string) {
+  const spans = await eventually(() => {
     const spans = spansOf(traceId)
     const has = (scope: string) => spans.some((s) => s.scope === scope)
     return spans.some((s) => s.kind === SERVER) && has('@opentelemetry/instrumentation-pg') && has('@opentelemetry/instrumentation-ioredis') && spans
   }, 30_000, `the spans of trace ${traceId}`)
+  const servers = spans.filter((s) => s.kind === SERVER)
+  expect(servers).toHaveLength(1)
+  const statements = spans.filter((s) => s.scope === '@opentelemetry/instrumentation-pg' && s.name.startsWith('pg.query')).map((s) => String(s.attributes['db.query.text']))
+  return { spans, server: servers[0], statements }
+}
 
 describe('trace export', () => {
   it('when an OTLP endpoint is configured, then the request span is exported with its route, status and correlation id', async () => {
@@ -97,13 +106,10 @@ describe('trace export', () => {
     const res = await fetch(`${urls.payments}/api/payments?size=1`, { headers: { authorization: `Bearer ${await operator()}`, traceparent } })
     expect(res.status).toBe(200)
 
-    const spans = await tracedRequest(traceId)
-    const servers = spans.filter((s) => s.kind === SERVER)
-    expect(servers).toHaveLength(1) // the HTTP instrumentation's; no second span of our own
-    expect(servers[0]).toMatchObject({ scope: '@opentelemetry/instrumentation-http', name: 'GET /api/payments', attributes: { 'http.route': '/api/payments', 'http.response.status_code': 200 } })
+    const { spans, server, statements } = await tracedRequest(traceId)
+    expect(server).toMatchObject({ scope: '@opentelemetry/instrumentation-http', name: 'GET /api/payments', attributes: { 'http.route': '/api/payments', 'http.response.status_code': 200 } })
     expect(spans.every((s) => s.service === 'trackops-payments')).toBe(true)
     expect(spans.some((s) => s.scope === '@fastify/otel' && s.name === 'onRequest - authenticate')).toBe(true)
-    const statements = spans.filter((s) => s.scope === '@opentelemetry/instrumentation-pg' && s.name.startsWith('pg.query')).map((s) => String(s.attributes['db.query.text']))
     expect(statements.some((q) => /from "?payments"?/i.test(q))).toBe(true)
     expect(spans.some((s) => s.scope === '@opentelemetry/instrumentation-ioredis' && s.attributes['db.system.name'] === 'redis')).toBe(true)
   })
@@ -125,13 +131,25 @@ describe('trace export', () => {
       return trace
     }, 30_000, 'the product in the catalogue replica')
 
-    const spans = await tracedRequest(traceId)
-    const servers = spans.filter((s) => s.kind === SERVER)
-    expect(servers).toHaveLength(1)
-    expect(servers[0]).toMatchObject({ service: 'trackops-orders', name: 'POST /api/orders', attributes: { 'http.response.status_code': 201 } })
-    const statements = spans.filter((s) => s.scope === '@opentelemetry/instrumentation-pg' && s.name.startsWith('pg.query')).map((s) => String(s.attributes['db.query.text']))
+    const { spans, server, statements } = await tracedRequest(traceId)
+    expect(server).toMatchObject({ service: 'trackops-orders', name: 'POST /api/orders', attributes: { 'http.response.status_code': 201 } })
     expect(statements.some((q) => /insert into "?orders"?/i.test(q))).toBe(true)
     expect(statements.some((q) => /insert into "?outbox"?/i.test(q))).toBe(true)
     expect(spans.filter((s) => s.scope === '@opentelemetry/instrumentation-ioredis').length).toBeGreaterThan(0)
+  })
+
+  it('when a traced request creates an inventory item, then the inventory service exports its insert and its Redis commands in that trace', async () => {
+    const { traceId, traceparent } = newTrace()
+    const productId = `E2E-${randomUUID().slice(0, 8)}`
+    const res = await fetch(`${urls.inventory}/api/inventory/items`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await admin()}`, 'content-type': 'application/json', traceparent },
+      body: JSON.stringify({ productId, productName: `Test product ${productId}`, availableQuantity: 1, unitPrice: 10, category: 'E2E', minStockLevel: 0 }),
+    })
+    expect(res.status).toBe(201)
+
+    const { server, statements } = await tracedRequest(traceId)
+    expect(server).toMatchObject({ service: 'trackops-inventory', name: 'POST /api/inventory/items', attributes: { 'http.response.status_code': 201 } })
+    expect(statements.some((q) => /insert into "?inventory_items"?/i.test(q))).toBe(true)
   })
 })
