@@ -6,6 +6,10 @@ WAGON_PLUGIN=org.codehaus.mojo:wagon-maven-plugin:2.0.2
 PLUGIN_DIR="$JARS_DIR/plugins"
 DEBEZIUM_DIR="$PLUGIN_DIR/debezium-connector-postgres"
 
+# Kafka Connect's JMX metrics (Debezium's included) in Prometheus' format, from the JMX exporter's Java agent.
+CONNECT_METRICS_PORT=${CONNECT_METRICS_PORT:-9404}
+CONNECT_METRICS_URL="http://$KAFKA_HOST:$CONNECT_METRICS_PORT/metrics"
+
 BROKER_HEAP=${KAFKA_HEAP_OPTS:--Xms128m -Xmx768m}
 CONNECT_HEAP=${CONNECT_HEAP_OPTS:--Xms128m -Xmx768m}
 JVM_OPTS=(-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true
@@ -97,6 +101,7 @@ fetch_jars() {
   mkdir -p "$JARS_DIR" "$LOG_DIR"
   fetch_jar_set broker
   fetch_jar_set connect
+  fetch_jar_set jmx-exporter
   fetch_debezium
 }
 
@@ -176,17 +181,26 @@ start_connect() {
   local pid
   if pid=$(running_pid connect ConnectDistributed); then
     ok "Kafka Connect already running (pid $pid)"
+    port_open "$KAFKA_HOST" "$CONNECT_METRICS_PORT" ||
+      warn "its metrics ($CONNECT_METRICS_URL) do not answer: it was started without the JMX exporter; stop it (kill $pid) and run this again to add it"
   else
     port_open "$KAFKA_HOST" "$CONNECT_PORT" && die "port $CONNECT_PORT (Kafka Connect) is taken by $(port_owner "$CONNECT_PORT")" \
       "stop that process (another Connect worker, e.g. docker compose or another checkout), then re-run"
+    port_open "$KAFKA_HOST" "$CONNECT_METRICS_PORT" && die "port $CONNECT_METRICS_PORT (Kafka Connect's metrics) is taken by $(port_owner "$CONNECT_METRICS_PORT")" \
+      "stop that process, or choose another port: CONNECT_METRICS_PORT=<port> (and change the kafka-connect job in infra/observability/prometheus.yml)"
+    local agent
+    agent=$(find "$JARS_DIR/jmx-exporter" -name 'jmx_prometheus_javaagent-*.jar' 2>/dev/null | head -1)
+    [[ -n $agent ]] || die "the JMX exporter agent is missing from .kafka/jmx-exporter" "delete .kafka/jmx-exporter and re-run: bash infra/stack.sh up"
     render "$INFRA/kafka/connect-distributed.properties" "$CONF_DIR/connect-distributed.properties" "PLUGIN_PATH=$PLUGIN_DIR"
+    # The agent serves the MBeans chosen by connect-jmx-exporter.yml on $CONNECT_METRICS_URL (Prometheus job kafka-connect).
     setsid nohup "$JAVA" $CONNECT_HEAP "${JVM_OPTS[@]}" \
+      "-javaagent:$agent=$KAFKA_HOST:$CONNECT_METRICS_PORT:$INFRA/kafka/connect-jmx-exporter.yml" \
       -Dlog4j2.configurationFile="$INFRA/kafka/connect-log4j2.properties" \
       -cp "$JARS_DIR/connect/*" org.apache.kafka.connect.cli.ConnectDistributed \
       "$CONF_DIR/connect-distributed.properties" >"$LOG_DIR/connect.out" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$RUN_DIR/connect.pid"
-    info "started Kafka Connect (pid $pid), log: .stack/logs/connect.log"
+    info "started Kafka Connect (pid $pid), log: .stack/logs/connect.log, metrics: $CONNECT_METRICS_URL"
   fi
   WATCH_PID=$pid WATCH_LOG="$LOG_DIR/connect.log" WATCH_OUT="$LOG_DIR/connect.out" \
     wait_for "Kafka Connect on $CONNECT_URL to list the Debezium PostgresConnector" "$WAIT_SECONDS" connect_has_debezium

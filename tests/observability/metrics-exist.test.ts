@@ -1,7 +1,7 @@
 // Every metric the dashboard and the alert rules query is exported by something Prometheus scrapes: a panel or an
 // alert over a name nobody exports shows "No data" or never fires, and nothing else would tell. Scrapes the running
-// services and reads the `# TYPE` lines too, so a labelled counter that has not been incremented yet (prom-client
-// writes its HELP and TYPE lines from start-up) counts as exported.
+// services and Kafka Connect's JMX exporter, and reads the `# TYPE` lines too, so a labelled counter that has not been
+// incremented yet (prom-client writes its HELP and TYPE lines from start-up) counts as exported.
 import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -74,7 +74,10 @@ function exportedNames(exposition: string): Set<string> {
   return names
 }
 
-const targets = Object.fromEntries(Object.entries(testEnv.urls).map(([service, url]) => [service, `${url}/actuator/prometheus`]))
+const targets = {
+  ...Object.fromEntries(Object.entries(testEnv.urls).map(([service, url]) => [service, `${url}/actuator/prometheus`])),
+  'kafka-connect': testEnv.connectMetricsUrl,
+}
 
 describe('metrics on the dashboard and in the alert rules', () => {
   it('when the extraction reads PromQL, then it keeps metric names and drops functions, keywords, labels, strings and durations', () => {

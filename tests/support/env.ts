@@ -37,6 +37,8 @@ export const testEnv = {
   redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   brokers: brokerList(env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
   connectUrl: env.KAFKA_CONNECT_URL ?? 'http://127.0.0.1:8083',
+  /** Kafka Connect's JMX exporter (infra/lib/kafka.sh, CONNECT_METRICS_PORT). */
+  connectMetricsUrl: `http://127.0.0.1:${env.CONNECT_METRICS_PORT ?? 9404}/metrics`,
   jwt: { secret: env.JWT_SECRET ?? DEV_JWT_SECRET, issuer: env.JWT_ISSUER ?? 'trackops-local', audience: env.JWT_AUDIENCE ?? 'trackops' },
   urls: {
     orders: `http://127.0.0.1:${env.ORDERS_PORT ?? 8081}`,
