@@ -17,6 +17,7 @@ import { buildApp as buildRelay } from '../../services/relay/src/http.ts'
 import { createSources } from '../../services/relay/src/sources.ts'
 import { registerOps } from '../../console/src/server/ops.ts'
 import { registerDevTokens } from '../../console/src/server/dev-tokens.ts'
+import { consoleAppInfo } from '../../console/src/server/app-info.ts'
 
 export const serviceNames = ['orders', 'inventory', 'payments', 'relay', 'console'] as const
 export type ServiceName = (typeof serviceNames)[number]
@@ -50,7 +51,7 @@ export async function buildServiceApps() {
     inventory: await buildInventory({ ...base(), db: db<InventoryDb>(), reservationTtlSeconds: 1800 }),
     payments: await buildPayments({ ...base(), db: db<PaymentsDb>() }),
     relay: await buildRelay({ ...base(), sources, strategy: 'debezium', producer: null }),
-    console: await createApp({ name: 'console', title: 'TrackOps console', description: 'The operator console and customer tracking page; proxies /api/* to the services and adds /api/ops/* views.', ...base() }),
+    console: await createApp({ ...consoleAppInfo, ...base() }),
   }
   const unused = () => Promise.reject(new Error('Kafka is not used while building'))
   const admin = { describeCluster: unused, topicEndOffsets: unused, listGroups: unused, groupLag: unused, close: async () => undefined } as unknown as KafkaAdmin

@@ -11,6 +11,7 @@ import { registerDevTokens } from './dev-tokens.ts'
 import { registerOps } from './ops.ts'
 import { registerProxy } from './proxy.ts'
 import { registerStatic } from './static.ts'
+import { consoleAppInfo } from './app-info.ts'
 
 const config = configOrExit('console', () => loadConsoleConfig(process.env))
 // Before anything opens a span: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are recorded and exported.
@@ -40,9 +41,7 @@ health.register('build', {
 if (redis) health.register('redis', { required: false, check: async () => ({ status: (await redis.ping()) === 'PONG' ? 'UP' : 'DOWN' }) })
 
 const app = await createApp({
-  name: 'console',
-  title: 'TrackOps console',
-  description: 'The operator console and customer tracking page; proxies /api/* to the services and adds /api/ops/* views.',
+  ...consoleAppInfo,
   logger,
   health,
   ...edgeOptions('console', config, redis),
