@@ -104,6 +104,8 @@ export const policy: Row[] = [
   { service: 'relay', method: 'GET', path: '/api/events/{event}', allowed: staff },
   { service: 'relay', method: 'POST', path: '/api/events/{uuid}/process', allowed: staff },
   { service: 'relay', method: 'POST', path: '/api/events/process-all', allowed: staff },
+  // without ?source= an admin gets 400 (allowed, not 401/403) and nothing is published
+  { service: 'relay', method: 'POST', path: '/api/events/reconcile', allowed: admins },
   { service: 'relay', method: 'GET', path: '/api/dlq', allowed: staff },
   { service: 'relay', method: 'GET', path: '/api/dlq/stats', allowed: staff },
   { service: 'relay', method: 'GET', path: '/api/dlq/{uuid}', allowed: staff },
