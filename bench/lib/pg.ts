@@ -11,6 +11,9 @@ export const pgHost = ordersUrl.hostname
 export const pgPort = ordersUrl.port || '5432'
 export const PG_ADMIN_USER = process.env.BENCH_PG_USER ?? 'postgres'
 
+/** The databases of the services that own data (each has its outbox and inbox). */
+export const serviceDatabases = ['trackops_orders', 'trackops_inventory', 'trackops_payments'] as const
+
 const pools = new Map<string, pg.Pool>()
 
 export function adminPool(database: string): pg.Pool {

@@ -2,11 +2,10 @@
 // Node services' heap, event-loop lag and consumer lag (their /actuator/prometheus), every table's rows and size,
 // each replication slot's retained WAL, and Redis memory.
 import { Redis } from 'ioredis'
-import { adminSql } from './pg.ts'
+import { adminSql, serviceDatabases } from './pg.ts'
 import { processMemoryMiB } from './resources.ts'
 import { testEnv, url, type ServiceName } from './stack.ts'
 
-export const serviceDatabases = ['trackops_orders', 'trackops_inventory', 'trackops_payments'] as const
 const nodeServices: ServiceName[] = ['orders', 'inventory', 'payments', 'relay']
 
 export interface Sample {

@@ -6,12 +6,12 @@
 import { open, stat } from 'node:fs/promises'
 import { retentionSettings } from '../../packages/messaging/src/retention.ts'
 import { trackSagas, type SagaTracker } from './open-loop.ts'
-import { adminSql } from './pg.ts'
+import { adminSql, serviceDatabases } from './pg.ts'
 import { environOf, pidOf } from './processes.ts'
 import { ensureProducts } from './products.ts'
 import { progress, sleep } from './progress.ts'
 import { FINAL_STATUSES, POISON_CORRELATION_PREFIX, runSoakLoad, type SoakLoad, type SoakLoadOptions } from './soak-load.ts'
-import { serviceDatabases, watchStack, type Sample } from './soak-watch.ts'
+import { watchStack, type Sample } from './soak-watch.ts'
 import { root, type ServiceName } from './stack.ts'
 
 export interface SoakOptions extends Omit<SoakLoadOptions, 'seconds' | 'products'> {

@@ -1,7 +1,7 @@
 // The order saga end to end at fixed arrival rates (open loop), for both publishing strategies, and a flash sale
 // (debezium, every order on one product): latency from the moment a POST was due to ORDER_STATUS_UPDATED →
 // CONFIRMED arriving on orders.events, hop by hop.
-import { adminSql } from '../lib/pg.ts'
+import { adminSql, serviceDatabases } from '../lib/pg.ts'
 import { placeOrdersOpenLoop, settlePhase, trackSagas, type SagaPhaseResult, type SagaTracker } from '../lib/open-loop.ts'
 import { sampleResources, type ResourceReport } from '../lib/resources.ts'
 import { drainBenchSagas, getJson, services, testEnv } from '../lib/stack.ts'
@@ -28,8 +28,6 @@ interface Lane {
   strategy: Strategy
   products: string[]
 }
-
-const serviceDatabases = ['trackops_orders', 'trackops_inventory', 'trackops_payments']
 
 /**
  * Waits until the relay has published every outbox row (outbox strategy) so a backlog does not skew the phase, then
